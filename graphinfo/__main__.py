@@ -1,0 +1,6 @@
+"""``python -m graphinfo`` runs the command line."""
+import sys
+
+from graphinfo.cli import main
+
+sys.exit(main())

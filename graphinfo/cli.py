@@ -1,0 +1,195 @@
+"""The ``graphinfo`` command line: ``pretrain``, ``embed``-free ``evaluate`` and ``datasets``.
+
+The CLI is a thin layer over the Python API: it loads a dataset, trains a model per seed with
+:func:`graphinfo.train.fit`, evaluates with :mod:`graphinfo.evaluation`, prints a table and
+writes its outputs atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphinfo import __version__
+from graphinfo.io import save_json, save_torch
+
+DEFAULT_DATASET = "planted"
+
+
+def _format_mean_std(values: Sequence[float], scale: float = 100.0) -> str:
+    mean = statistics.fmean(values) * scale
+    std = statistics.stdev(values) * scale if len(values) > 1 else 0.0
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _check_device(device: str) -> str:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda was given but no CUDA device is available; "
+                         "use --device cpu")
+    return device
+
+
+def pretrain(args: argparse.Namespace) -> int:
+    from graphinfo.data import load_dataset
+    from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
+
+    device = _check_device(args.device)
+    dataset = load_dataset(args.dataset, root=args.root)
+    if dataset.task != "node" or dataset.data is None:
+        raise SystemExit(f"error: model {args.model!r} learns node embeddings; dataset "
+                         f"{args.dataset!r} is a {dataset.task}-level dataset")
+    data = normalise_features(dataset.data, args.feature_norm)
+    out = Path(args.out or f"runs/{args.model}-{dataset.name}")
+    config = {
+        "command": "pretrain", "model": args.model, "dataset": dataset.name,
+        "source": dataset.source, "seeds": list(range(args.seed, args.seed + args.seeds)),
+        "epochs": args.epochs, "patience": args.patience, "lr": args.lr,
+        "weight_decay": args.weight_decay, "hidden_channels": args.hidden,
+        "encoder": args.encoder, "num_layers": args.layers, "estimator": args.estimator,
+        "feature_norm": args.feature_norm, "device": device, "out": str(out),
+        "graphinfo": __version__, "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    print(f"{args.model.upper()} on {dataset.name}: {data.num_nodes} nodes, {data.num_edges} "
+          f"edges, {data.num_features} features, {dataset.num_classes} classes; "
+          f"{args.seeds} seed(s) on {device}")
+    results: list[dict[str, Any]] = []
+    best: SeedRun | None = None
+    model_kwargs = {"hidden_channels": args.hidden, "encoder": args.encoder,
+                    "estimator": args.estimator, "encoder_kwargs": {"num_layers": args.layers}}
+    fit_kwargs = {"epochs": args.epochs, "lr": args.lr, "weight_decay": args.weight_decay,
+                  "patience": args.patience, "progress": args.progress}
+    for seed in config["seeds"]:
+        run = run_seed(args.model, data, dataset.split, seed, model_kwargs=model_kwargs,
+                       fit_kwargs=fit_kwargs, device=device)
+        row = run.metrics
+        results.append(row)
+        print(f"  seed {seed}: test {100 * row['test_acc']:.2f}  valid "
+              f"{100 * row['valid_acc']:.2f}  ({row['epochs']} epochs, "
+              f"{row['train_seconds']:.1f} s)")
+        if best is None or row["valid_acc"] > best.metrics["valid_acc"]:
+            best = run
+    summary = summarise(results, ("test_acc", "valid_acc", "nmi", "ari", "train_seconds"))
+    rows = [["metric", f"mean ± std over {len(results)} seed(s)"]]
+    for key, label in (("test_acc", "test accuracy (%)"), ("valid_acc", "valid accuracy (%)"),
+                       ("nmi", "k-means NMI (%)"), ("ari", "k-means ARI (%)")):
+        rows.append([label, _format_mean_std([r[key] for r in results])])
+    rows.append(["train time (s)", _format_mean_std([r["train_seconds"] for r in results], 1.0)])
+    print(_table(rows))
+    assert best is not None
+    config["embeddings_seed"] = best.metrics["seed"]
+    save_torch(best.embeddings, out / "embeddings.pt")
+    save_torch(best.state_dict, out / "model.pt")
+    save_json({"dataset": dataset.name, "model": args.model, "per_seed": results,
+               "summary": summary, "embeddings_seed": config["embeddings_seed"]},
+              out / "metrics.json")
+    save_json(config, out / "config.json")
+    print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
+          f"accuracy), model.pt, metrics.json and config.json")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from graphinfo.data import load_dataset
+    from graphinfo.evaluation import clustering, linear_probe
+
+    dataset = load_dataset(args.dataset, root=args.root)
+    if dataset.data is None or dataset.split is None:
+        raise SystemExit(f"error: dataset {args.dataset!r} has no node split to evaluate on")
+    path = Path(args.embeddings)
+    if not path.is_file():
+        raise SystemExit(f"error: embeddings file {str(path)!r} does not exist")
+    z = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.size(0) != dataset.data.num_nodes:
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise SystemExit(f"error: {str(path)!r} must hold a tensor of shape "
+                         f"[{dataset.data.num_nodes}, F] for {dataset.name}, got {shape}")
+    metrics = {**linear_probe(z, dataset.data.y, dataset.split),
+               **clustering(z, dataset.data.y)}
+    rows = [["metric", "value"]] + [[k, f"{v:.4f}"] for k, v in metrics.items()]
+    print(_table(rows))
+    if args.out:
+        save_json({"embeddings": str(path), "dataset": dataset.name, **metrics}, args.out)
+    return 0
+
+
+def datasets(args: argparse.Namespace) -> int:
+    from graphinfo.data import known_datasets
+
+    entries = known_datasets()
+    keys = list(entries[0].keys())
+    rows = [keys] + [[str(entry.get(k, "")) for k in keys] for entry in entries]
+    print(_table(rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphinfo", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"graphinfo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pretrain", help="train a model per seed, probe it, write embeddings")
+    p.add_argument("--model", default="dgi", help="model name (default: dgi)")
+    p.add_argument("--dataset", default=DEFAULT_DATASET,
+                   help=f"dataset name, see `graphinfo datasets` (default: {DEFAULT_DATASET})")
+    p.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    p.add_argument("--epochs", type=int, default=1000, help="maximum epochs (default: 1000)")
+    p.add_argument("--patience", type=int, default=20,
+                   help="early-stopping patience on the loss (default: 20)")
+    p.add_argument("--hidden", type=int, default=512, help="embedding size (default: 512)")
+    p.add_argument("--layers", type=int, default=1, help="encoder layers (default: 1)")
+    p.add_argument("--encoder", default="gcn", help="gcn | sage | gin | gat (default: gcn)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay")
+    p.add_argument("--estimator", default="jsd",
+                   help="jsd | dv | nwj | infonce | mine (default: jsd)")
+    p.add_argument("--feature-norm", choices=("auto", "row", "none"), default="auto",
+                   help="row-normalise features; auto: only when all are non-negative")
+    p.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: only on a terminal)")
+    p.set_defaults(func=pretrain)
+
+    e = sub.add_parser("evaluate", help="linear probe and k-means on saved embeddings")
+    e.add_argument("embeddings", help="a .pt file holding an [N, F] tensor")
+    e.add_argument("--dataset", required=True, help="dataset whose labels and split to use")
+    e.add_argument("--root", default=None, help="data folder")
+    e.add_argument("--out", default=None, help="write the metrics to this JSON file")
+    e.set_defaults(func=evaluate)
+
+    d = sub.add_parser("datasets", help="list known datasets and where they are looked for")
+    d.set_defaults(func=datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""PyG dataset classes reading raw files from a fixed (read-only) folder, processing into the cache.
+
+PyG's :class:`~torch_geometric.data.Dataset` derives ``raw_dir`` and ``processed_dir`` from one
+``root`` and writes ``processed/`` (plus ``pre_transform.pt`` and ``pre_filter.pt``) next to
+``raw/``. Its constructor downloads only when ``files_exist(self.raw_paths)`` is false, and
+processes into ``processed_dir`` only when the processed files are missing there. The classes here
+override both properties, so raw files are read where they were found and every write goes to the
+cache folder; a failed or disabled download becomes a :class:`FileNotFoundError` that says which
+files to put where.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from torch_geometric.datasets import Amazon, Coauthor, Planetoid, TUDataset
+
+logger = logging.getLogger(__name__)
+
+MissingMessage = Callable[[str], str]
+
+
+class ReadOnlyRootMixin:
+    """Mixin redirecting ``raw_dir``/``processed_dir`` and guarding ``download``.
+
+    Put it first among the bases (``class X(ReadOnlyRootMixin, Planetoid)``) and call
+    :meth:`_set_dirs` before the PyG constructor runs.
+    """
+
+    _gi_raw_dir: str
+    _gi_processed_dir: str
+    _gi_missing: MissingMessage
+    _gi_allow_download: bool
+
+    def _set_dirs(self, raw_dir: str | os.PathLike[str], processed_dir: str | os.PathLike[str],
+                  missing: MissingMessage, allow_download: bool) -> None:
+        """Stores the folders and the error-message builder; call before ``super().__init__``.
+
+        Args:
+            raw_dir (str or PathLike): Folder the raw files are read from (or downloaded into).
+            processed_dir (str or PathLike): Cache folder for processed files.
+            missing (Callable[[str], str]): Builds the missing-files message from a reason.
+            allow_download (bool): Whether a download may be attempted.
+        """
+        self._gi_raw_dir = os.fspath(raw_dir)
+        self._gi_processed_dir = os.fspath(processed_dir)
+        self._gi_missing = missing
+        self._gi_allow_download = allow_download
+
+    @property
+    def raw_dir(self) -> str:
+        """The folder raw files are read from."""
+        return self._gi_raw_dir
+
+    @property
+    def processed_dir(self) -> str:
+        """The cache folder processed files are written to."""
+        return self._gi_processed_dir
+
+    def download(self) -> None:
+        """Downloads through the parent class, or raises a helpful FileNotFoundError.
+
+        Raises:
+            FileNotFoundError: If downloading is disabled or fails.
+        """
+        if not self._gi_allow_download:
+            raise FileNotFoundError(self._gi_missing("downloading is disabled"))
+        logger.info("downloading raw files into %s", self._gi_raw_dir)
+        try:
+            super().download()  # type: ignore[misc]
+        except (Exception, SystemExit) as exc:  # offline, HTTP error, or OGB's exit(-1)
+            raise FileNotFoundError(
+                self._gi_missing(f"download failed: {type(exc).__name__}: {exc}")) from exc
+
+
+class ReadOnlyPlanetoid(ReadOnlyRootMixin, Planetoid):
+    """:class:`~torch_geometric.datasets.Planetoid` (public split) with redirected folders.
+
+    Args:
+        name (str): ``'Cora'``, ``'CiteSeer'`` or ``'PubMed'``.
+        raw_dir (str or PathLike): Folder holding ``ind.<name>.*``.
+        processed_dir (str or PathLike): Cache folder for ``data.pt``.
+        missing (Callable[[str], str]): Builds the missing-files message.
+        allow_download (bool): Whether a download may be attempted. (default: ``True``)
+        **kwargs: Further :class:`Planetoid` arguments (``transform`` ...).
+    """
+
+    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
+                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
+                 allow_download: bool = True, **kwargs: Any) -> None:
+        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
+        super().__init__(os.fspath(processed_dir), name, **kwargs)
+
+
+class ReadOnlyTUDataset(ReadOnlyRootMixin, TUDataset):
+    """:class:`~torch_geometric.datasets.TUDataset` with redirected folders (plain variant only).
+
+    Args:
+        name (str): TU name, e.g. ``'MUTAG'``.
+        raw_dir (str or PathLike): Folder holding ``<name>_A.txt`` etc.
+        processed_dir (str or PathLike): Cache folder for ``data.pt``.
+        missing (Callable[[str], str]): Builds the missing-files message.
+        allow_download (bool): Whether a download may be attempted. (default: ``True``)
+        **kwargs: Further :class:`TUDataset` arguments (``use_node_attr``, ``transform`` ...).
+    """
+
+    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
+                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
+                 allow_download: bool = True, **kwargs: Any) -> None:
+        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
+        super().__init__(os.fspath(processed_dir), name, **kwargs)
+
+
+class ReadOnlyAmazon(ReadOnlyRootMixin, Amazon):
+    """:class:`~torch_geometric.datasets.Amazon` with redirected folders.
+
+    Args:
+        name (str): ``'Computers'`` or ``'Photo'``.
+        raw_dir (str or PathLike): Folder holding ``amazon_electronics_<name>.npz``.
+        processed_dir (str or PathLike): Cache folder for ``data.pt``.
+        missing (Callable[[str], str]): Builds the missing-files message.
+        allow_download (bool): Whether a download may be attempted. (default: ``True``)
+        **kwargs: Further :class:`Amazon` arguments.
+    """
+
+    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
+                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
+                 allow_download: bool = True, **kwargs: Any) -> None:
+        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
+        super().__init__(os.fspath(processed_dir), name, **kwargs)
+
+
+class ReadOnlyCoauthor(ReadOnlyRootMixin, Coauthor):
+    """:class:`~torch_geometric.datasets.Coauthor` with redirected folders.
+
+    Args:
+        name (str): ``'CS'`` or ``'Physics'``.
+        raw_dir (str or PathLike): Folder holding ``ms_academic_<cs|phy>.npz``.
+        processed_dir (str or PathLike): Cache folder for ``data.pt``.
+        missing (Callable[[str], str]): Builds the missing-files message.
+        allow_download (bool): Whether a download may be attempted. (default: ``True``)
+        **kwargs: Further :class:`Coauthor` arguments.
+    """
+
+    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
+                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
+                 allow_download: bool = True, **kwargs: Any) -> None:
+        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
+        super().__init__(os.fspath(processed_dir), name, **kwargs)

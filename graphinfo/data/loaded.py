@@ -1,0 +1,101 @@
+"""The result of :func:`graphinfo.data.load_dataset`: a graph (or graph dataset) and its split."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from graphinfo.data.splits import SPLIT_KEYS, check_split
+from graphinfo.validation import check_edge_index, check_features
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedDataset:
+    """A loaded dataset with everything a training or evaluation run needs.
+
+    Attributes:
+        name (str): Canonical dataset name (``'cora'``, ``'planted'``, ``'tu:COLLAB'`` ...).
+        task (str): ``'node'`` (one graph, node labels) or ``'graph'`` (many graphs, graph labels).
+        data (Data or None): The graph of a node task, with ``x`` (float32) and ``y``; ``None``
+            for graph tasks.
+        dataset (Any): The PyG dataset of a graph task (e.g. a ``TUDataset``); ``None`` for
+            node tasks.
+        split (dict[str, Tensor] or None): ``{'train', 'valid', 'test'}`` long node-index
+            tensors for node tasks; ``None`` when there is none (graph tasks, unlabelled graphs).
+        num_classes (int): Number of classes (tasks, for multi-label data).
+        num_features (int): Node feature dimension.
+        source (str): Folder the raw files were read from, or ``'synthetic'`` / ``'networkx'``.
+    """
+
+    name: str
+    task: str
+    data: Data | None
+    dataset: Any
+    split: dict[str, Tensor] | None
+    num_classes: int
+    num_features: int
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.task not in ("node", "graph"):
+            raise ValueError(f"'task' must be 'node' or 'graph', got {self.task!r}")
+
+    def validate(self) -> LoadedDataset:
+        """Checks and normalises the data in place: float32 finite features, valid split.
+
+        Returns:
+            LoadedDataset: ``self``, for chaining.
+
+        Raises:
+            ValueError: On missing or non-finite features, labels, bad edges or a bad split.
+        """
+        if self.task == "graph":
+            if self.dataset is None or len(self.dataset) == 0:
+                raise ValueError(f"Graph dataset {self.name!r} holds no graphs")
+            stored = getattr(self.dataset, "_data", None)  # collated storage of in-memory sets
+            if getattr(stored, "x", None) is not None:
+                if stored.x.dtype != torch.float32:
+                    stored.x = stored.x.float()
+                    self.dataset._data_list = None  # drop graphs cached with the old dtype
+                check_features(stored.x, name=f"{self.name}.x")
+            return self
+        data = self.data
+        if data is None:
+            raise ValueError(f"Node dataset {self.name!r} has no graph ('data' is None)")
+        if data.x is None:
+            raise ValueError(f"Node dataset {self.name!r} has no node features ('data.x')")
+        if data.x.dtype != torch.float32:
+            data.x = data.x.float()
+        if data.y is None:
+            raise ValueError(f"Node dataset {self.name!r} has no node labels ('data.y')")
+        check_features(data.x, name=f"{self.name}.x")
+        check_edge_index(data.edge_index, data.num_nodes, name=f"{self.name}.edge_index")
+        if data.y.size(0) != data.num_nodes:
+            raise ValueError(f"'{self.name}.y' has {data.y.size(0)} entries for "
+                             f"{data.num_nodes} nodes")
+        if self.split is not None:
+            check_split(self.split, data.num_nodes, name=f"{self.name}.split")
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        """Returns a small summary (sizes and source) for logs and the CLI.
+
+        Returns:
+            dict[str, Any]: name, task, counts, split sizes and source.
+        """
+        out: dict[str, Any] = {"name": self.name, "task": self.task}
+        if self.data is not None:
+            out.update(num_nodes=int(self.data.num_nodes), num_edges=int(self.data.num_edges))
+        if self.dataset is not None:
+            out["num_graphs"] = len(self.dataset)
+        out.update(num_features=self.num_features, num_classes=self.num_classes)
+        if self.split is not None:
+            out["split"] = {key: int(self.split[key].numel()) for key in SPLIT_KEYS}
+        out["source"] = self.source
+        return out

@@ -1,0 +1,98 @@
+"""Linear-probe evaluation: logistic regression on frozen embeddings.
+
+Regularisation is chosen on the validation split and the test split is scored once, with the
+chosen model (never used for selection)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from torch import Tensor
+
+from graphinfo.data.splits import check_split
+
+DEFAULT_CS: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 11))
+
+
+def _numpy(value: Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def split_indices(split: Mapping[str, Tensor | np.ndarray],
+                  num_nodes: int) -> dict[str, np.ndarray]:
+    """Checks a ``{'train','valid','test'}`` split (index tensors or boolean masks) with
+    :func:`graphinfo.data.check_split` and returns it as numpy index arrays."""
+    indices: dict[str, Tensor] = {}
+    for key, part in split.items():
+        part = torch.as_tensor(part)
+        if part.dtype == torch.bool:
+            if part.shape != (num_nodes,):
+                raise ValueError(f"split[{key!r}] is a boolean mask of shape "
+                                 f"{tuple(part.shape)}; expected ({num_nodes},)")
+            part = part.nonzero().view(-1)
+        indices[key] = part.long()
+    check_split(indices, num_nodes)
+    for key, part in indices.items():
+        if part.numel() == 0:
+            raise ValueError(f"split[{key!r}] is empty; expected at least one index")
+    return {key: part.numpy() for key, part in indices.items()}
+
+
+def linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray, split: Mapping[str, Tensor],
+                 Cs: Sequence[float] = DEFAULT_CS, standardize: bool = True,
+                 max_iter: int = 2000) -> dict[str, float]:
+    r"""Multinomial logistic regression on frozen embeddings, with the inverse regularisation
+    strength :math:`C` chosen by validation accuracy.
+
+    Args:
+        z: Embeddings :math:`(N, F)`.
+        y: Integer labels :math:`(N,)`.
+        split: ``{'train','valid','test'}`` index tensors (or boolean masks) into ``z``.
+        Cs: Grid of :math:`C` values searched on the validation split.
+        standardize: Scale features with statistics of the training nodes only.
+        max_iter: L-BFGS iterations.
+
+    Returns:
+        ``{'train_acc', 'valid_acc', 'test_acc', 'C'}``; accuracies in [0, 1].
+    """
+    features, labels = _numpy(z), _numpy(y).reshape(-1)
+    if features.ndim != 2 or features.shape[0] != labels.shape[0]:
+        raise ValueError(f"'z' must have shape [N, F] with N = len(y) = {labels.shape[0]}, got "
+                         f"{features.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError("'z' contains NaN or infinite values; expected finite embeddings")
+    idx = split_indices(split, features.shape[0])
+    if standardize:
+        scaler = StandardScaler().fit(features[idx["train"]])
+        features = scaler.transform(features)
+    best: dict[str, Any] | None = None
+    for C in Cs:
+        clf = LogisticRegression(C=C, max_iter=max_iter)
+        clf.fit(features[idx["train"]], labels[idx["train"]])
+        valid = clf.score(features[idx["valid"]], labels[idx["valid"]])
+        if best is None or valid > best["valid_acc"]:
+            best = {"valid_acc": float(valid), "C": float(C), "clf": clf}
+    clf = best.pop("clf")
+    best["train_acc"] = float(clf.score(features[idx["train"]], labels[idx["train"]]))
+    best["test_acc"] = float(clf.score(features[idx["test"]], labels[idx["test"]]))
+    return {key: best[key] for key in ("train_acc", "valid_acc", "test_acc", "C")}
+
+
+def logistic_regression_score(train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor,
+                              solver: str = "lbfgs", *args: Any, **kwargs: Any) -> float:
+    """Accuracy of a scikit-learn logistic regression fitted on ``train_z`` and scored on
+    ``test_z``; the ``test`` of :class:`torch_geometric.nn.DeepGraphInfomax`. ``multi_class``
+    (removed from recent scikit-learn) is accepted and ignored when ``'auto'``."""
+    if kwargs.pop("multi_class", "auto") not in ("auto", "multinomial"):
+        raise ValueError("'multi_class' other than 'auto'/'multinomial' is not supported by "
+                         "this scikit-learn version")
+    clf = LogisticRegression(*args, solver=solver, **kwargs)
+    clf.fit(_numpy(train_z), _numpy(train_y))
+    return float(clf.score(_numpy(test_z), _numpy(test_y)))
+

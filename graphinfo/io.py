@@ -1,0 +1,42 @@
+"""Atomic output: every file is written to a temporary sibling and renamed into place, so a crash
+never leaves a half-written embedding, checkpoint or metrics file behind."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Calls ``write(fileobj)`` on a temporary file in the target folder, then renames it to
+    ``path`` (an atomic replace on POSIX and Windows). Returns the final path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` made atomic."""
+    return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def save_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Writes ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    return atomic_write(path, lambda f: f.write(text), mode="w")

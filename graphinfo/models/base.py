@@ -1,0 +1,66 @@
+"""What every MI model shares: input checks, ``embed`` and ``reset_parameters``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.nn.inits import reset
+
+from graphinfo.estimators import ESTIMATORS
+from graphinfo.resolver import resolve
+from graphinfo.validation import check_graph
+
+
+def make_estimator(estimator: str | Callable[[Tensor, Tensor], Tensor]
+                   ) -> Callable[[Tensor, Tensor], Tensor]:
+    """Resolves an MI estimator name of :data:`graphinfo.estimators.ESTIMATORS` to its
+    (positive logits, negative logits) -> estimate callable; stateful ones (``'mine'``) are
+    instantiated. A callable is returned unchanged."""
+    registry = {name: (fn if isinstance(fn, type) else (lambda fn=fn: fn))
+                for name, fn in ESTIMATORS.items()}
+    return resolve("estimator", estimator, registry)
+
+
+class MIModel(torch.nn.Module):
+    """Base class of graphinfo's models.
+
+    Subclasses define ``encoder`` (a module mapping the graph inputs to node embeddings),
+    ``forward`` returning a NamedTuple, and ``loss(*out)`` returning the negative MI estimate
+    plus regularisers as a scalar.
+    """
+
+    encoder: torch.nn.Module
+
+    @property
+    def in_channels(self) -> int | None:
+        """Number of input features the encoder expects, when it says so."""
+        value = getattr(self.encoder, "in_channels", None)
+        return value if isinstance(value, int) and value > 0 else None
+
+    def check_inputs(self, x: Tensor, edge_index: Tensor, *args: Any,
+                     batch: Tensor | None = None) -> None:
+        """Raises a clear ValueError/TypeError on malformed graph inputs."""
+        edge_weight = args[0] if args and isinstance(args[0], Tensor) and \
+            args[0].dim() == 1 else None
+        check_graph(x, edge_index, edge_weight, batch, in_channels=self.in_channels)
+
+    def reset_parameters(self) -> None:
+        """Resets all learnable parameters of the module."""
+        for child in self.children():
+            reset(child)
+
+    @torch.no_grad()
+    def embed(self, x: Tensor, edge_index: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        """Node embeddings from the encoder, computed in eval mode without gradient.
+
+        The module's training mode is restored afterwards.
+        """
+        self.check_inputs(x, edge_index, *args)
+        was_training = self.training
+        self.eval()
+        try:
+            return self.encoder(x, edge_index, *args, **kwargs)
+        finally:
+            self.train(was_training)

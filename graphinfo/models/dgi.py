@@ -1,0 +1,165 @@
+r"""Deep Graph Infomax (Veličković et al., ICLR 2019, `arXiv:1809.10341
+<https://arxiv.org/abs/1809.10341>`_)."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from graphinfo.models.base import MIModel, make_estimator
+from graphinfo.nn.corruptions import make_corruption
+from graphinfo.nn.discriminators import BilinearDiscriminator, make_discriminator
+from graphinfo.nn.encoders import make_encoder
+from graphinfo.nn.readouts import make_readout
+
+
+class DGIOutput(NamedTuple):
+    """What :meth:`DGI.forward` returns; ``model.loss(*out)`` takes it back."""
+
+    pos_z: Tensor
+    """Embeddings of the clean graph, :math:`(N, F)`."""
+    neg_z: Tensor
+    """Embeddings of the corrupted graph, :math:`(N, F)`."""
+    summary: Tensor
+    """The summary :math:`(F,)`, or with ``batch`` each node's own graph summary :math:`(N, F)`."""
+
+
+class DGI(MIModel):
+    r"""Deep Graph Infomax: maximises the mutual information between node ("patch")
+    embeddings and a summary of the whole graph, contrasting them with embeddings of a corrupted
+    graph (Veličković et al., ICLR 2019, `arXiv:1809.10341 <https://arxiv.org/abs/1809.10341>`_).
+
+    With encoder :math:`\mathcal{E}`, readout :math:`\mathcal{R}`, corruption :math:`\mathcal{C}`
+    and critic :math:`T`:
+
+    .. math::
+        \mathbf{H} = \mathcal{E}(\mathbf{X}, \mathbf{A}), \quad
+        \tilde{\mathbf{H}} = \mathcal{E}(\mathcal{C}(\mathbf{X}, \mathbf{A})), \quad
+        \mathbf{s} = \mathcal{R}(\mathbf{H}),
+
+    and the loss is the negative MI estimate of the chosen estimator on the positive logits
+    :math:`T(\mathbf{h}_i, \mathbf{s})` and negative logits :math:`T(\tilde{\mathbf{h}}_j,
+    \mathbf{s})`. The default, ``estimator='jsd'``, gives the paper's binary cross-entropy
+
+    .. math::
+        \mathcal{L} = \frac{1}{N}\sum_{i} \operatorname{softplus}(-T(\mathbf{h}_i, \mathbf{s}))
+        + \frac{1}{N}\sum_{j} \operatorname{softplus}(T(\tilde{\mathbf{h}}_j, \mathbf{s})).
+
+    A drop-in for :class:`torch_geometric.nn.DeepGraphInfomax`: the same constructor arguments,
+    ``forward``, ``discriminate``, ``loss`` and ``test``; a ``state_dict`` of PyG's class loads
+    into it (its ``weight`` becomes ``discriminator.weight``). With a ``batch`` vector every node
+    is scored only against its own graph's summary.
+
+    Args:
+        hidden_channels (int): Size of the node embeddings.
+        encoder (torch.nn.Module or str): The encoder, or a name (``'gcn'``, ``'sage'``, ``'gin'``,
+            ``'gat'``) built with ``in_channels`` and ``encoder_kwargs``. (default: :obj:`'gcn'`,
+            the paper's one-layer GCN with PReLU)
+        summary (callable or str, optional): The readout, called as
+            ``summary(z, *args, batch=batch, **kwargs)`` for a graphinfo readout or
+            ``summary(z, *args, **kwargs)`` for any other callable.
+            (default: :obj:`'sigmoid_mean'`)
+        corruption (callable or str, optional): The corruption, called with the encoder's
+            arguments and returning them corrupted. (default: :obj:`'shuffle'`)
+        in_channels (int, optional): Number of input features; needed when ``encoder`` is a name.
+        discriminator (torch.nn.Module or str, optional): The critic returning logits.
+            (default: :obj:`'bilinear'`)
+        estimator (str or callable, optional): The MI estimator on (positive, negative) logits:
+            ``'jsd'``, ``'dv'``, ``'nwj'``, ``'infonce'``, ``'mine'``, or a callable.
+            (default: :obj:`'jsd'`)
+        encoder_kwargs (dict, optional): Keyword arguments for a named encoder.
+
+    Shapes:
+        - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`, optional
+          edge weights :math:`(E)`, optional ``batch`` :math:`(N)`
+        - **output:** :class:`DGIOutput` with :math:`(N, F)`, :math:`(N, F)` and
+          :math:`(F)` or :math:`(N, F)`
+    """
+
+    def __init__(self, hidden_channels: int, encoder: torch.nn.Module | str = "gcn",
+                 summary: Callable[..., Tensor] | str = "sigmoid_mean",
+                 corruption: Callable[..., Any] | str = "shuffle", *,
+                 in_channels: int | None = None,
+                 discriminator: torch.nn.Module | str = "bilinear",
+                 estimator: Callable[[Tensor, Tensor], Tensor] | str = "jsd",
+                 encoder_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        if not isinstance(hidden_channels, int) or hidden_channels <= 0:
+            raise ValueError(f"'hidden_channels' must be a positive int, got {hidden_channels!r}")
+        self.hidden_channels = hidden_channels
+        self.encoder = make_encoder(encoder, in_channels, hidden_channels,
+                                    **(encoder_kwargs or {}))
+        self.summary = make_readout(summary, hidden_channels)
+        self.corruption = make_corruption(corruption)
+        self.discriminator = make_discriminator(discriminator, hidden_channels)
+        self.estimator = make_estimator(estimator)
+        self._register_load_state_dict_pre_hook(self._load_pyg_weight)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Resets all learnable parameters (encoder, readout, critic) and estimator state."""
+        super().reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, *args: Any, batch: Tensor | None = None,
+                **kwargs: Any) -> DGIOutput:
+        """Embeds the graph and its corruption, and summarises the clean embeddings."""
+        self.check_inputs(x, edge_index, *args, batch=batch)
+        args = (x, edge_index, *args)
+        pos_z = self.encoder(*args, **kwargs)
+
+        corrupted = self.corruption(*args, **kwargs)
+        corrupted = corrupted if isinstance(corrupted, tuple) else (corrupted,)
+        cor_kwargs = copy.copy(kwargs)
+        for key, value in zip(kwargs.keys(), corrupted[len(args):]):
+            cor_kwargs[key] = value
+        neg_z = self.encoder(*corrupted[:len(args)], **cor_kwargs)
+
+        summary = self.summarise(pos_z, *args, batch=batch, **kwargs)
+        return DGIOutput(pos_z, neg_z, summary)
+
+    def summarise(self, z: Tensor, *args: Any, batch: Tensor | None = None,
+                  **kwargs: Any) -> Tensor:
+        """The readout of ``z``; with ``batch``, each node's own graph summary, :math:`(N, F)`."""
+        if batch is None:
+            return self.summary(z, *args, **kwargs)
+        per_graph = self.summary(z, *args, batch=batch, **kwargs)
+        if per_graph.dim() != 2:
+            raise ValueError(f"With 'batch', the summary must return one row per graph, got "
+                             f"shape {tuple(per_graph.shape)}")
+        return per_graph[batch]
+
+    def discriminate(self, z: Tensor, summary: Tensor, sigmoid: bool = True) -> Tensor:
+        r"""Scores each node against the summary (or its row of a per-node summary); returns
+        probabilities, or logits with ``sigmoid=False``."""
+        logits = self.discriminator(z, summary)
+        return torch.sigmoid(logits) if sigmoid else logits
+
+    def loss(self, pos_z: Tensor, neg_z: Tensor, summary: Tensor) -> Tensor:
+        """The negative MI estimate of positive and negative node–summary pairs."""
+        pos = self.discriminator(pos_z, summary)
+        neg = self.discriminator(neg_z, summary)
+        return -self.estimator(pos, neg)
+
+    def test(self, train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor,
+             solver: str = "lbfgs", *args: Any, **kwargs: Any) -> float:
+        """Accuracy of a logistic regression trained on ``train_z`` and scored on ``test_z``
+        (PyG's signature; delegates to :func:`graphinfo.evaluation.logistic_regression_score`).
+        """
+        from graphinfo.evaluation import logistic_regression_score
+
+        return logistic_regression_score(train_z, train_y, test_z, test_y, solver, *args,
+                                         **kwargs)
+
+    def _load_pyg_weight(self, state_dict: dict[str, Tensor], prefix: str, *args: Any) -> None:
+        # PyG's DeepGraphInfomax keeps the bilinear critic as a top-level ``weight``.
+        old, new = prefix + "weight", prefix + "discriminator.weight"
+        if old in state_dict and new not in state_dict and \
+                isinstance(self.discriminator, BilinearDiscriminator):
+            state_dict[new] = state_dict.pop(old)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.hidden_channels}, encoder={self.encoder}, "
+                f"estimator={getattr(self.estimator, '__name__', self.estimator)})")

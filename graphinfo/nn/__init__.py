@@ -1,0 +1,35 @@
+"""Parts that models compose: encoders, readouts, critics and corruptions."""
+from graphinfo.nn.corruptions import DropEdges, MaskFeatures, ShuffleNodes, make_corruption
+from graphinfo.nn.discriminators import (
+    BilinearDiscriminator,
+    CosineDiscriminator,
+    InnerProductDiscriminator,
+    MLPDiscriminator,
+    make_discriminator,
+)
+from graphinfo.nn.encoders import (
+    GATEncoder,
+    GCNEncoder,
+    GINEncoder,
+    GNNEncoder,
+    SAGEEncoder,
+    make_encoder,
+)
+from graphinfo.nn.readouts import (
+    AttentionReadout,
+    MaxReadout,
+    MeanReadout,
+    Readout,
+    SigmoidMeanReadout,
+    SumReadout,
+    make_readout,
+)
+
+__all__ = [
+    "GNNEncoder", "GCNEncoder", "SAGEEncoder", "GINEncoder", "GATEncoder", "make_encoder",
+    "Readout", "SigmoidMeanReadout", "MeanReadout", "SumReadout", "MaxReadout",
+    "AttentionReadout", "make_readout",
+    "BilinearDiscriminator", "InnerProductDiscriminator", "CosineDiscriminator",
+    "MLPDiscriminator", "make_discriminator",
+    "ShuffleNodes", "DropEdges", "MaskFeatures", "make_corruption",
+]

@@ -1,0 +1,221 @@
+r"""GNN encoders :math:`\mathcal{E}(\mathbf{X}, \mathbf{A}) = \mathbf{H}` over PyG convolutions.
+
+Every encoder stacks ``num_layers`` PyG convolutions, each followed by an activation (and
+optional dropout), and exposes ``in_channels`` / ``out_channels`` so models can check the
+inputs they are given. Any PyG module (or any ``torch.nn.Module`` mapping
+``(x, edge_index, ...)`` to node embeddings) can be passed to a model instead.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+
+from graphinfo.resolver import resolve
+
+ACTIVATIONS: dict[str, Callable[..., torch.nn.Module]] = {
+    "prelu": lambda channels: torch.nn.PReLU(channels),
+    "relu": lambda channels: torch.nn.ReLU(),
+    "elu": lambda channels: torch.nn.ELU(),
+    "identity": lambda channels: torch.nn.Identity(),
+}
+
+
+def make_activation(activation: str | torch.nn.Module | None, channels: int) -> torch.nn.Module:
+    """Resolves an activation name (``'prelu'`` with one slope per channel, ``'relu'``,
+    ``'elu'``, ``'identity'``) or returns the given module; ``None`` means identity."""
+    if activation is None:
+        return torch.nn.Identity()
+    return resolve("activation", activation, ACTIVATIONS, channels=channels)
+
+
+class GNNEncoder(torch.nn.Module):
+    r"""A stack of graph convolutions, each followed by an activation:
+
+    .. math::
+        \mathbf{H}^{(l)} = \sigma\big(\mathrm{Conv}^{(l)}(\mathbf{H}^{(l-1)}, \mathbf{A})\big),
+        \qquad \mathbf{H}^{(0)} = \mathbf{X}.
+
+    Subclasses implement :meth:`make_conv`.
+
+    Args:
+        in_channels (int): Size of each input node feature.
+        hidden_channels (int): Size of each hidden and output node embedding.
+        num_layers (int, optional): Number of convolutions. (default: :obj:`1`)
+        activation (str or torch.nn.Module, optional): Activation after each convolution;
+            a module given here is shared by all layers. (default: :obj:`'prelu'`)
+        dropout (float, optional): Dropout on the input of every layer but the first.
+            (default: :obj:`0.0`)
+
+    Shapes:
+        - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`,
+          edge weights :math:`(E)` *(optional)*
+        - **output:** node embeddings :math:`(N, F_{hidden})`
+    """
+
+    supports_edge_weight: bool = False
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1,
+                 activation: str | torch.nn.Module | None = "prelu", dropout: float = 0.0,
+                 **conv_kwargs: Any) -> None:
+        super().__init__()
+        if not isinstance(in_channels, int) or in_channels <= 0:
+            raise ValueError(f"'in_channels' must be a positive int, got {in_channels!r}")
+        if not isinstance(hidden_channels, int) or hidden_channels <= 0:
+            raise ValueError(f"'hidden_channels' must be a positive int, got "
+                             f"{hidden_channels!r}")
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"'num_layers' must be an int >= 1, got {num_layers!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"'dropout' must be in [0, 1), got {dropout!r}")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.out_channels = hidden_channels
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.convs = torch.nn.ModuleList()
+        self.acts = torch.nn.ModuleList()
+        for layer in range(num_layers):
+            source = in_channels if layer == 0 else hidden_channels
+            self.convs.append(self.make_conv(source, hidden_channels, layer, **conv_kwargs))
+            self.acts.append(make_activation(activation, hidden_channels))
+        self.reset_parameters()
+
+    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+                  **kwargs: Any) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+        for act in self.acts:
+            if isinstance(act, torch.nn.PReLU):
+                torch.nn.init.constant_(act.weight, 0.25)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        for layer, (conv, act) in enumerate(zip(self.convs, self.acts)):
+            if layer > 0 and self.dropout > 0:
+                x = torch.nn.functional.dropout(x, p=self.dropout, training=self.training)
+            if edge_weight is not None and self.supports_edge_weight:
+                x = conv(x, edge_index, edge_weight)
+            else:
+                x = conv(x, edge_index)
+            x = act(x)
+        return x
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
+                f"num_layers={self.num_layers})")
+
+
+class GCNEncoder(GNNEncoder):
+    r"""Graph convolutional encoder (Kipf & Welling, ICLR 2017,
+    `arXiv:1609.02907 <https://arxiv.org/abs/1609.02907>`_):
+
+    .. math::
+        \mathbf{H}^{(l)} = \sigma\big(\hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}
+        \hat{\mathbf{D}}^{-1/2}\mathbf{H}^{(l-1)}\mathbf{W}^{(l)}\big),
+        \qquad \hat{\mathbf{A}} = \mathbf{A} + \mathbf{I}.
+
+    With ``num_layers=1`` and ``activation='prelu'`` this is the encoder of the Deep Graph
+    Infomax paper for transductive tasks. Extra keyword arguments (``cached``, ``improved``,
+    ``add_self_loops`` ...) go to :class:`torch_geometric.nn.GCNConv`; ``cached=True`` is only
+    correct when every call sees the same graph (not with edge-dropping corruptions).
+    """
+
+    supports_edge_weight = True
+
+    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+                  **kwargs: Any) -> torch.nn.Module:
+        return GCNConv(in_channels, out_channels, **kwargs)
+
+
+class SAGEEncoder(GNNEncoder):
+    r"""GraphSAGE encoder (Hamilton et al., NeurIPS 2017,
+    `arXiv:1706.02216 <https://arxiv.org/abs/1706.02216>`_):
+
+    .. math::
+        \mathbf{h}_i^{(l)} = \sigma\big(\mathbf{W}_1\mathbf{h}_i^{(l-1)} + \mathbf{W}_2
+        \operatorname{mean}_{j \in \mathcal{N}(i)} \mathbf{h}_j^{(l-1)}\big).
+
+    Extra keyword arguments (``aggr``, ``normalize`` ...) go to
+    :class:`torch_geometric.nn.SAGEConv`.
+    """
+
+    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+                  **kwargs: Any) -> torch.nn.Module:
+        return SAGEConv(in_channels, out_channels, **kwargs)
+
+
+class GINEncoder(GNNEncoder):
+    r"""Graph isomorphism network encoder (Xu et al., ICLR 2019,
+    `arXiv:1810.00826 <https://arxiv.org/abs/1810.00826>`_), each layer a two-layer MLP:
+
+    .. math::
+        \mathbf{h}_i^{(l)} = \sigma\Big(\mathrm{MLP}^{(l)}\big((1 + \epsilon)\,
+        \mathbf{h}_i^{(l-1)} + \textstyle\sum_{j \in \mathcal{N}(i)} \mathbf{h}_j^{(l-1)}\big)\Big).
+
+    Extra keyword arguments (``train_eps`` ...) go to :class:`torch_geometric.nn.GINConv`.
+    """
+
+    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+                  **kwargs: Any) -> torch.nn.Module:
+        mlp = torch.nn.Sequential(
+            torch.nn.Linear(in_channels, out_channels),
+            torch.nn.ReLU(),
+            torch.nn.Linear(out_channels, out_channels),
+        )
+        return GINConv(mlp, **kwargs)
+
+
+class GATEncoder(GNNEncoder):
+    r"""Graph attention encoder (Veličković et al., ICLR 2018,
+    `arXiv:1710.10903 <https://arxiv.org/abs/1710.10903>`_):
+
+    .. math::
+        \mathbf{h}_i^{(l)} = \sigma\Big(\big\Vert_{k=1}^{K} \textstyle\sum_{j \in
+        \mathcal{N}(i) \cup \{i\}} \alpha_{ij}^{k} \mathbf{W}^{k} \mathbf{h}_j^{(l-1)}\Big).
+
+    Args:
+        heads (int, optional): Attention heads per layer; their outputs are concatenated, so
+            ``hidden_channels`` must be divisible by ``heads``. (default: :obj:`1`)
+
+    Other keyword arguments go to :class:`torch_geometric.nn.GATConv`.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1,
+                 activation: str | torch.nn.Module | None = "prelu", dropout: float = 0.0,
+                 heads: int = 1, **conv_kwargs: Any) -> None:
+        if not isinstance(heads, int) or heads < 1 or hidden_channels % heads != 0:
+            raise ValueError(f"'heads' must be a positive int dividing hidden_channels="
+                             f"{hidden_channels}, got {heads!r}")
+        self.heads = heads
+        super().__init__(in_channels, hidden_channels, num_layers, activation, dropout,
+                         **conv_kwargs)
+
+    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+                  **kwargs: Any) -> torch.nn.Module:
+        return GATConv(in_channels, out_channels // self.heads, heads=self.heads, **kwargs)
+
+
+ENCODERS: dict[str, type[GNNEncoder]] = {
+    "gcn": GCNEncoder,
+    "sage": SAGEEncoder,
+    "gin": GINEncoder,
+    "gat": GATEncoder,
+}
+
+
+def make_encoder(encoder: str | torch.nn.Module, in_channels: int | None,
+                 hidden_channels: int, **kwargs: Any) -> torch.nn.Module:
+    """Builds a named encoder (``'gcn'``, ``'sage'``, ``'gin'``, ``'gat'``) for
+    ``in_channels`` -> ``hidden_channels``, or returns the given module unchanged."""
+    if isinstance(encoder, str) and in_channels is None:
+        raise ValueError(f"'in_channels' is required to build the encoder {encoder!r} by name; "
+                         f"pass in_channels=<number of node features> or an encoder module")
+    return resolve("encoder", encoder, ENCODERS, in_channels=in_channels,
+                   hidden_channels=hidden_channels, **kwargs) if isinstance(encoder, str) \
+        else encoder

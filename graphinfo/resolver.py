@@ -1,0 +1,41 @@
+"""One resolver for every part a model names by string or passes as an object.
+
+A model argument such as ``encoder='gcn'`` or ``estimator='dv'`` is looked up in a registry of
+named factories; anything that is not a string is returned unchanged, so any callable or
+:class:`torch.nn.Module` (a PyG conv, a lambda) can be passed instead.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def resolve(kind: str, query: Any, registry: Mapping[str, Callable[..., Any]],
+            **kwargs: Any) -> Any:
+    r"""Resolves ``query`` to a part of the given ``kind``.
+
+    Args:
+        kind (str): What is resolved (``'encoder'``, ``'estimator'`` ...), used in error messages.
+        query (str or object): A registered name (case-insensitive, ``-`` and ``_`` ignored),
+            or an object that is returned as it is.
+        registry (Mapping[str, Callable]): Names mapped to factories.
+        **kwargs: Keyword arguments for the factory when ``query`` is a name.
+
+    Raises:
+        ValueError: If ``query`` is a string that names no registered part.
+        TypeError: If ``query`` is ``None``.
+    """
+    if query is None:
+        raise TypeError(f"'{kind}' must be a name or a callable, got None")
+    if not isinstance(query, str):
+        return query
+    key = _normalise(query)
+    for name, factory in registry.items():
+        if _normalise(name) == key:
+            return factory(**kwargs)
+    choices = ", ".join(repr(name) for name in registry)
+    raise ValueError(f"Unknown {kind} {query!r}; expected one of: {choices}")
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")

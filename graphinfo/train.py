@@ -1,0 +1,201 @@
+"""Readable training loops for any graphinfo model.
+
+:func:`fit` trains full-batch: one step per epoch on the whole graph, Adam, early stopping on the
+loss with patience, the best state restored at the end, an optional atomic checkpoint that
+training resumes from, and a clear error (keeping the last good checkpoint) when the loss turns
+NaN.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from graphinfo.io import save_torch
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[[int, float, torch.nn.Module], Any]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite; the model holds its best state when this is raised."""
+
+
+@dataclass
+class History:
+    """What :func:`fit` returns: one loss per epoch and where the best one was."""
+
+    losses: list[float] = field(default_factory=list)
+    epoch_times: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    best_loss: float = math.inf
+    stopped_early: bool = False
+    resumed_from_epoch: int = 0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.losses)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_inputs(data: Data) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The positional and keyword arguments a model is called with for a PyG ``data`` object:
+    ``(x, edge_index[, edge_weight])`` and ``batch=`` when the object has one."""
+    if getattr(data, "x", None) is None or getattr(data, "edge_index", None) is None:
+        raise ValueError("'data' must have node features 'x' and an 'edge_index'")
+    args: tuple[Any, ...] = (data.x, data.edge_index)
+    edge_weight = getattr(data, "edge_weight", None)
+    if edge_weight is not None:
+        args = (*args, edge_weight)
+    kwargs = {"batch": data.batch} if getattr(data, "batch", None) is not None else {}
+    return args, kwargs
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return sys.stderr.isatty() and not os.environ.get("GRAPHINFO_NO_PROGRESS")
+
+
+def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1e-3,
+        weight_decay: float = 0.0, patience: int | None = 20, min_delta: float = 0.0,
+        optimizer: torch.optim.Optimizer | None = None, device: str | torch.device | None = None,
+        progress: bool | None = None, callbacks: Sequence[Callback] = (),
+        checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10,
+        resume: bool = False) -> History:
+    r"""Trains ``model`` full-batch on ``data``: each epoch computes
+    ``loss = model.loss(*model(*args, **kwargs))`` on the whole graph and takes one optimiser step.
+
+    Early stopping follows Deep Graph Infomax: an epoch whose loss is not at least ``min_delta``
+    below the best so far counts against ``patience``; after ``patience`` such epochs in a row
+    training stops. The best state (lowest loss) is loaded back into ``model`` at the end.
+
+    Args:
+        model: Any graphinfo model (``forward`` + ``loss``).
+        data: A PyG ``Data`` with ``x``, ``edge_index`` and optionally ``edge_weight``, ``batch``.
+        epochs: Maximum number of epochs.
+        lr: Adam learning rate (ignored when ``optimizer`` is given).
+        weight_decay: Adam weight decay (ignored when ``optimizer`` is given).
+        patience: Epochs without improvement before stopping; ``None`` never stops early.
+        min_delta: Smallest loss decrease that counts as an improvement.
+        optimizer: An optimiser over ``model``'s parameters; Adam by default.
+        device: Where to train; defaults to where the model is.
+        progress: Show a tqdm bar; ``None`` shows it only on a terminal.
+        callbacks: Called as ``callback(epoch, loss, model)`` after every epoch; returning
+            ``True`` stops training.
+        checkpoint: A file written atomically every ``checkpoint_every`` epochs and at the end,
+            holding model, best state, optimiser and history.
+        checkpoint_every: Epochs between checkpoints.
+        resume: Continue from ``checkpoint`` when the file exists.
+
+    Returns:
+        :class:`History` of the run.
+
+    Raises:
+        TrainingDivergedError: When the loss is NaN or infinite. The model is left in its best
+            state and the last checkpoint on disk (if any) is the last good one.
+    """
+    if epochs < 1:
+        raise ValueError(f"'epochs' must be >= 1, got {epochs}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"'patience' must be >= 1 or None, got {patience}")
+    if resume and checkpoint is None:
+        raise ValueError("'resume=True' needs a 'checkpoint' path to resume from")
+    if device is not None:
+        model = model.to(device)
+    else:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    data = data.to(device)
+    args, kwargs = model_inputs(data)
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    history = History()
+    best_state = copy.deepcopy(model.state_dict())
+    bad_epochs = 0
+    start_epoch = 0
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        best_state = state["best_state"]
+        history = History(**state["history"])
+        bad_epochs = state["bad_epochs"]
+        start_epoch = history.epochs
+        history.resumed_from_epoch = start_epoch
+        logger.info("resumed from %s at epoch %d", checkpoint, start_epoch)
+
+    def save_checkpoint() -> None:
+        if checkpoint is not None:
+            save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "best_state": best_state, "history": history.as_dict(),
+                        "bad_epochs": bad_epochs}, checkpoint)
+
+    bar = tqdm(range(start_epoch, epochs), disable=not _show_progress(progress),
+               desc="training", unit="epoch", initial=start_epoch, total=epochs)
+    model.train()
+    try:
+        for epoch in bar:
+            started = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss = model.loss(*model(*args, **kwargs))
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                model.load_state_dict(best_state)
+                raise TrainingDivergedError(
+                    f"The loss became {value} at epoch {epoch}; training stopped and the model "
+                    f"was reset to its best state (epoch {history.best_epoch}, loss "
+                    f"{history.best_loss:.6g})" + (f"; the last good checkpoint is {checkpoint}"
+                                                   if checkpoint is not None else "") +
+                    ". Try a lower learning rate or a bounded estimator such as 'jsd'.")
+            loss.backward()
+            optimizer.step()
+            history.losses.append(value)
+            history.epoch_times.append(time.perf_counter() - started)
+            if value < history.best_loss - min_delta:
+                history.best_loss, history.best_epoch = value, epoch
+                best_state = copy.deepcopy(model.state_dict())
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+            bar.set_postfix(loss=f"{value:.4f}", best=f"{history.best_loss:.4f}")
+            stop = any(callback(epoch, value, model) is True for callback in callbacks)
+            if patience is not None and bad_epochs >= patience:
+                history.stopped_early = True
+                stop = True
+            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or stop):
+                save_checkpoint()
+            if stop:
+                break
+    finally:
+        bar.close()
+    model.load_state_dict(best_state)
+    save_checkpoint()
+    logger.info("trained %d epochs; best loss %.6g at epoch %d", history.epochs,
+                history.best_loss, history.best_epoch)
+    return history
+
+
+def embed(model: torch.nn.Module, data: Data, device: str | torch.device | None = None) -> Tensor:
+    """Full-graph embeddings of ``data`` from ``model.embed`` (eval mode, no grad), on the CPU."""
+    if device is not None:
+        model = model.to(device)
+        data = data.to(device)
+    args, _ = model_inputs(data)
+    return model.embed(*args).cpu()

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from graphinfo.evaluation import evaluate, linear_probe
+
+
+def _blobs(n=300, separation=3.0, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    z = rng.normal(size=(n, 8)) + separation * np.eye(3, 8)[y]
+    split = {"train": torch.arange(0, 60), "valid": torch.arange(60, 160),
+             "test": torch.arange(160, n)}
+    return torch.tensor(z, dtype=torch.float32), torch.tensor(y), split
+
+
+def test_separable_embeddings_score_high_and_noise_scores_chance():
+    z, y, split = _blobs(separation=6.0)
+    assert linear_probe(z, y, split)["test_acc"] > 0.97
+    noise = torch.randn_like(z)
+    assert linear_probe(noise, y, split)["test_acc"] < 0.5
+
+
+def test_C_is_chosen_on_validation_never_on_test():
+    z, y, split = _blobs(separation=1.0)
+    Cs = (1e-4, 1e-2, 1.0, 100.0)
+    result = linear_probe(z, y, split, Cs=Cs)
+    scaler = StandardScaler().fit(z[split["train"]].numpy())
+    zs = scaler.transform(z.numpy())
+    valid = {}
+    for C in Cs:
+        clf = LogisticRegression(C=C, max_iter=2000).fit(zs[split["train"]], y[split["train"]])
+        valid[C] = clf.score(zs[split["valid"]], y[split["valid"]])
+    assert result["C"] == max(Cs, key=lambda C: (valid[C], -Cs.index(C)))
+    # Scrambling the test labels changes test accuracy but never the choice of C.
+    y_scrambled = y.clone()
+    y_scrambled[split["test"]] = y[split["test"]][torch.randperm(len(split["test"]))]
+    assert linear_probe(z, y_scrambled, split, Cs=Cs)["C"] == result["C"]
+
+
+def test_boolean_masks_work_as_splits():
+    z, y, split = _blobs()
+    masks = {k: torch.zeros(len(y), dtype=torch.bool).index_fill_(0, v, True)
+             for k, v in split.items()}
+    assert linear_probe(z, y, masks) == linear_probe(z, y, split)
+
+
+def test_bad_input():
+    z, y, split = _blobs()
+    with pytest.raises(ValueError, match="'split' must have exactly the keys"):
+        linear_probe(z, y, {"train": split["train"], "test": split["test"]})
+    with pytest.raises(ValueError, match=r"'split\['test'\]' has indices in \[299, 300\]"):
+        linear_probe(z, y, {**split, "test": torch.tensor([299, 300])})
+    bad = z.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="'z' contains NaN or infinite values"):
+        linear_probe(bad, y, split)
+    with pytest.raises(ValueError, match=r"'z' must have shape \[N, F\] with N = len\(y\)"):
+        linear_probe(z[:10], y, split)
+    with pytest.raises(ValueError, match="Unknown protocol 'svm'"):
+        evaluate(z, y, split, protocol="svm")
+    with pytest.raises(ValueError, match="needs a split"):
+        evaluate(z, y)

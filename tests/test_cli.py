@@ -1,0 +1,61 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from graphinfo.cli import main
+
+FAST = ["--hidden", "16", "--epochs", "20", "--patience", "5"]
+
+
+def test_pretrain_writes_embeddings_metrics_and_config(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["pretrain", "--dataset", "planted", "--seeds", "2", "--out", str(out), *FAST]) \
+        == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy (%)" in printed and "mean ± std over 2 seed(s)" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "embeddings.pt",
+                                                     "metrics.json", "model.pt"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [row["seed"] for row in metrics["per_seed"]] == [0, 1]
+    best = max(metrics["per_seed"], key=lambda row: row["valid_acc"])
+    assert metrics["embeddings_seed"] == best["seed"]
+    assert 0.0 <= metrics["summary"]["test_acc"]["mean"] <= 1.0
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden_channels"] == 16 and config["estimator"] == "jsd"
+    z = torch.load(out / "embeddings.pt")
+    assert z.shape == (2000, 16)
+
+    assert main(["evaluate", str(out / "embeddings.pt"), "--dataset", "planted",
+                 "--out", str(tmp_path / "eval.json")]) == 0
+    evaluated = json.loads((tmp_path / "eval.json").read_text())
+    assert evaluated["test_acc"] == pytest.approx(best["test_acc"])
+
+
+def test_datasets_lists_the_default_and_real_datasets(capsys):
+    assert main(["datasets"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("planted", "cora", "citeseer", "mutag", "ogbn-arxiv"):
+        assert name in printed.lower()
+
+
+def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
+    assert main(["pretrain", "--dataset", "no-such-graph", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown dataset 'no-such-graph'" in err or "no-such-graph" in err
+    assert "Traceback" not in err
+    assert main(["pretrain", "--estimator", "kl", "--out", str(tmp_path), *FAST]) == 2
+    assert "Unknown estimator 'kl'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["evaluate", str(tmp_path / "missing.pt"), "--dataset", "planted"])
+    torch.save(torch.zeros(5, 3), tmp_path / "wrong.pt")
+    with pytest.raises(SystemExit, match=r"must hold a tensor of shape \[2000, F\]"):
+        main(["evaluate", str(tmp_path / "wrong.pt"), "--dataset", "planted"])
+
+
+def test_module_entry_point():
+    result = subprocess.run([sys.executable, "-m", "graphinfo", "--version"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("graphinfo ")

@@ -1,0 +1,29 @@
+import json
+
+import pytest
+import torch
+
+from graphinfo.io import atomic_write, save_json, save_torch
+
+
+def test_files_are_written_and_replaced(tmp_path):
+    save_json({"a": 1}, tmp_path / "m.json")
+    save_json({"a": 2}, tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text()) == {"a": 2}
+    save_torch(torch.arange(3), tmp_path / "sub" / "t.pt")
+    assert torch.equal(torch.load(tmp_path / "sub" / "t.pt"), torch.arange(3))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["m.json", "sub", "t.pt"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "m.json"
+    save_json({"good": True}, target)
+
+    def crash(f):
+        f.write("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, crash, mode="w")
+    assert json.loads(target.read_text()) == {"good": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
