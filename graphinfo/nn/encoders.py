@@ -13,8 +13,10 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from graphinfo.resolver import resolve
+from graphinfo.sparse import AdjacencyCache
 
 ACTIVATIONS: dict[str, Callable[..., torch.nn.Module]] = {
     "prelu": lambda channels: torch.nn.PReLU(channels),
@@ -121,16 +123,48 @@ class GCNEncoder(GNNEncoder):
         \qquad \hat{\mathbf{A}} = \mathbf{A} + \mathbf{I}.
 
     With ``num_layers=1`` and ``activation='prelu'`` this is the encoder of the Deep Graph
-    Infomax paper for transductive tasks. Extra keyword arguments (``cached``, ``improved``,
-    ``add_self_loops`` ...) go to :class:`torch_geometric.nn.GCNConv`; ``cached=True`` is only
-    correct when every call sees the same graph (not with edge-dropping corruptions).
+    Infomax paper for transductive tasks.
+
+    The normalised adjacency is built once per graph as a sparse CSR matrix
+    (:class:`graphinfo.sparse.AdjacencyCache`, safe against in-place changes and new graphs) and
+    each layer aggregates with a sparse-dense product instead of per-edge messages. Learnable
+    edge weights (``requires_grad``) take PyG's edge-list path instead. The layers are
+    :class:`torch_geometric.nn.GCNConv` with ``normalize=False``, so their parameters (and
+    ``state_dict``) are PyG's.
+
+    Args:
+        improved (bool, optional): Use :math:`\mathbf{A} + 2\mathbf{I}`. (default: ``False``)
+        add_self_loops (bool, optional): Add self-loops before normalising. (default: ``True``)
+
+    Other keyword arguments (``bias`` ...) go to :class:`torch_geometric.nn.GCNConv`.
     """
 
     supports_edge_weight = True
 
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1,
+                 activation: str | torch.nn.Module | None = "prelu", dropout: float = 0.0,
+                 improved: bool = False, add_self_loops: bool = True,
+                 **conv_kwargs: Any) -> None:
+        for name in ("cached", "normalize"):
+            conv_kwargs.pop(name, None)  # the adjacency is always normalised and safely cached
+        self.improved = improved
+        self.add_self_loops = add_self_loops
+        self._adjacency = AdjacencyCache()
+        super().__init__(in_channels, hidden_channels, num_layers, activation, dropout,
+                         **conv_kwargs)
+
     def make_conv(self, in_channels: int, out_channels: int, layer: int,
                   **kwargs: Any) -> torch.nn.Module:
-        return GCNConv(in_channels, out_channels, **kwargs)
+        return GCNConv(in_channels, out_channels, normalize=False, **kwargs)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        options = {"add_self_loops": self.add_self_loops, "improved": self.improved}
+        if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided and not (
+                edge_weight is not None and edge_weight.requires_grad):
+            adj_t = self._adjacency.get(edge_index, x.size(0), edge_weight, **options)
+            return super().forward(x, adj_t)
+        edge_index, edge_weight = gcn_norm(edge_index, edge_weight, x.size(0), **options)
+        return super().forward(x, edge_index, edge_weight)
 
 
 class SAGEEncoder(GNNEncoder):

@@ -71,3 +71,19 @@ def test_make_encoder_by_name_and_object():
         make_encoder("gnn", 4, 8)
     with pytest.raises(ValueError, match="'in_channels' is required"):
         make_encoder("gcn", None, 8)
+
+
+def test_gcn_encoder_sparse_and_edge_list_paths_agree(tiny_graph):
+    encoder = GCNEncoder(4, 8, num_layers=2)
+    weight = torch.rand(tiny_graph.edge_index.size(1))
+    fast = encoder(tiny_graph.x, tiny_graph.edge_index, weight)  # cached CSR adjacency
+    learnable = weight.clone().requires_grad_()
+    slow = encoder(tiny_graph.x, tiny_graph.edge_index, learnable)  # PyG's edge-list path
+    assert torch.allclose(fast, slow, atol=1e-6)
+    slow.sum().backward()
+    assert learnable.grad is not None and learnable.grad.abs().sum() > 0
+    # The cache never serves a graph that changed in place.
+    edge_index = tiny_graph.edge_index.clone()
+    before = encoder(tiny_graph.x, edge_index)
+    edge_index[1, -1] = 5
+    assert not torch.allclose(before, encoder(tiny_graph.x, edge_index))
