@@ -25,14 +25,29 @@ MissingMessage = Callable[[str], str]
 class ReadOnlyRootMixin:
     """Mixin redirecting ``raw_dir``/``processed_dir`` and guarding ``download``.
 
-    Put it first among the bases (``class X(ReadOnlyRootMixin, Planetoid)``) and call
-    :meth:`_set_dirs` before the PyG constructor runs.
+    Put it first among the bases (``class X(ReadOnlyRootMixin, Planetoid)``); the PyG class must
+    take ``(root, name, **kwargs)``. Classes with another constructor call :meth:`_set_dirs`
+    before the PyG constructor runs.
+
+    Args:
+        name (str): The dataset's name for the PyG class.
+        raw_dir (str or PathLike): Folder holding the raw files.
+        processed_dir (str or PathLike): Cache folder for processed files (also PyG's ``root``).
+        missing (Callable[[str], str]): Builds the missing-files message.
+        allow_download (bool): Whether a download may be attempted. (default: ``True``)
+        **kwargs: Further arguments of the PyG class (``transform`` ...).
     """
 
     _gi_raw_dir: str
     _gi_processed_dir: str
     _gi_missing: MissingMessage
     _gi_allow_download: bool
+
+    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
+                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
+                 allow_download: bool = True, **kwargs: Any) -> None:
+        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
+        super().__init__(os.fspath(processed_dir), name, **kwargs)
 
     def _set_dirs(self, raw_dir: str | os.PathLike[str], processed_dir: str | os.PathLike[str],
                   missing: MissingMessage, allow_download: bool) -> None:
@@ -78,74 +93,26 @@ class ReadOnlyRootMixin:
 class ReadOnlyPlanetoid(ReadOnlyRootMixin, Planetoid):
     """:class:`~torch_geometric.datasets.Planetoid` (public split) with redirected folders.
 
-    Args:
-        name (str): ``'Cora'``, ``'CiteSeer'`` or ``'PubMed'``.
-        raw_dir (str or PathLike): Folder holding ``ind.<name>.*``.
-        processed_dir (str or PathLike): Cache folder for ``data.pt``.
-        missing (Callable[[str], str]): Builds the missing-files message.
-        allow_download (bool): Whether a download may be attempted. (default: ``True``)
-        **kwargs: Further :class:`Planetoid` arguments (``transform`` ...).
+    Raw files: ``ind.<name>.*``. Arguments as for :class:`ReadOnlyRootMixin`.
     """
-
-    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
-                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
-                 allow_download: bool = True, **kwargs: Any) -> None:
-        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
-        super().__init__(os.fspath(processed_dir), name, **kwargs)
 
 
 class ReadOnlyTUDataset(ReadOnlyRootMixin, TUDataset):
     """:class:`~torch_geometric.datasets.TUDataset` with redirected folders (plain variant only).
 
-    Args:
-        name (str): TU name, e.g. ``'MUTAG'``.
-        raw_dir (str or PathLike): Folder holding ``<name>_A.txt`` etc.
-        processed_dir (str or PathLike): Cache folder for ``data.pt``.
-        missing (Callable[[str], str]): Builds the missing-files message.
-        allow_download (bool): Whether a download may be attempted. (default: ``True``)
-        **kwargs: Further :class:`TUDataset` arguments (``use_node_attr``, ``transform`` ...).
+    Raw files: ``<name>_A.txt`` etc. Arguments as for :class:`ReadOnlyRootMixin`.
     """
-
-    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
-                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
-                 allow_download: bool = True, **kwargs: Any) -> None:
-        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
-        super().__init__(os.fspath(processed_dir), name, **kwargs)
 
 
 class ReadOnlyAmazon(ReadOnlyRootMixin, Amazon):
     """:class:`~torch_geometric.datasets.Amazon` with redirected folders.
 
-    Args:
-        name (str): ``'Computers'`` or ``'Photo'``.
-        raw_dir (str or PathLike): Folder holding ``amazon_electronics_<name>.npz``.
-        processed_dir (str or PathLike): Cache folder for ``data.pt``.
-        missing (Callable[[str], str]): Builds the missing-files message.
-        allow_download (bool): Whether a download may be attempted. (default: ``True``)
-        **kwargs: Further :class:`Amazon` arguments.
+    Raw files: ``amazon_electronics_<name>.npz``. Arguments as for :class:`ReadOnlyRootMixin`.
     """
-
-    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
-                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
-                 allow_download: bool = True, **kwargs: Any) -> None:
-        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
-        super().__init__(os.fspath(processed_dir), name, **kwargs)
 
 
 class ReadOnlyCoauthor(ReadOnlyRootMixin, Coauthor):
     """:class:`~torch_geometric.datasets.Coauthor` with redirected folders.
 
-    Args:
-        name (str): ``'CS'`` or ``'Physics'``.
-        raw_dir (str or PathLike): Folder holding ``ms_academic_<cs|phy>.npz``.
-        processed_dir (str or PathLike): Cache folder for ``data.pt``.
-        missing (Callable[[str], str]): Builds the missing-files message.
-        allow_download (bool): Whether a download may be attempted. (default: ``True``)
-        **kwargs: Further :class:`Coauthor` arguments.
+    Raw files: ``ms_academic_<cs|phy>.npz``. Arguments as for :class:`ReadOnlyRootMixin`.
     """
-
-    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
-                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
-                 allow_download: bool = True, **kwargs: Any) -> None:
-        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
-        super().__init__(os.fspath(processed_dir), name, **kwargs)

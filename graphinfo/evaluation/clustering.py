@@ -6,7 +6,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from torch import Tensor
 
-from graphinfo.evaluation.linear_probe import _numpy
+from graphinfo.evaluation.linear_probe import embeddings_and_labels
 
 
 def clustering(z: Tensor | np.ndarray, y: Tensor | np.ndarray, n_clusters: int | None = None,
@@ -24,12 +24,7 @@ def clustering(z: Tensor | np.ndarray, y: Tensor | np.ndarray, n_clusters: int |
     Returns:
         ``{'nmi', 'ari'}``.
     """
-    features, labels = _numpy(z), _numpy(y).reshape(-1)
-    if features.ndim != 2 or features.shape[0] != labels.shape[0]:
-        raise ValueError(f"'z' must have shape [N, F] with N = len(y) = {labels.shape[0]}, got "
-                         f"{features.shape}")
-    if not np.isfinite(features).all():
-        raise ValueError("'z' contains NaN or infinite values; expected finite embeddings")
+    features, labels = embeddings_and_labels(z, y)
     k = n_clusters if n_clusters is not None else len(np.unique(labels))
     pred = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(features)
     return {"nmi": float(normalized_mutual_info_score(labels, pred)),

@@ -24,6 +24,18 @@ def _numpy(value: Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(value)
 
 
+def embeddings_and_labels(z: Tensor | np.ndarray,
+                          y: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Checks embeddings (finite, shape [N, F]) against labels (N) and returns both as numpy."""
+    features, labels = _numpy(z), _numpy(y).reshape(-1)
+    if features.ndim != 2 or features.shape[0] != labels.shape[0]:
+        raise ValueError(f"'z' must have shape [N, F] with N = len(y) = {labels.shape[0]}, got "
+                         f"{features.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError("'z' contains NaN or infinite values; expected finite embeddings")
+    return features, labels
+
+
 def split_indices(split: Mapping[str, Tensor | np.ndarray],
                   num_nodes: int) -> dict[str, np.ndarray]:
     """Checks a ``{'train','valid','test'}`` split (index tensors or boolean masks) with
@@ -61,12 +73,7 @@ def linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray, split: Mapping[
     Returns:
         ``{'train_acc', 'valid_acc', 'test_acc', 'C'}``; accuracies in [0, 1].
     """
-    features, labels = _numpy(z), _numpy(y).reshape(-1)
-    if features.ndim != 2 or features.shape[0] != labels.shape[0]:
-        raise ValueError(f"'z' must have shape [N, F] with N = len(y) = {labels.shape[0]}, got "
-                         f"{features.shape}")
-    if not np.isfinite(features).all():
-        raise ValueError("'z' contains NaN or infinite values; expected finite embeddings")
+    features, labels = embeddings_and_labels(z, y)
     idx = split_indices(split, features.shape[0])
     if standardize:
         scaler = StandardScaler().fit(features[idx["train"]])
