@@ -1,4 +1,4 @@
-"""The ``graphinfo`` command line: ``pretrain``, ``embed``-free ``evaluate`` and ``datasets``.
+"""The ``graphinfo`` command line: ``pretrain``, ``evaluate`` and ``datasets``.
 
 The CLI is a thin layer over the Python API: it loads a dataset, trains a model per seed with
 :func:`graphinfo.train.fit`, evaluates with :mod:`graphinfo.evaluation`, prints a table and

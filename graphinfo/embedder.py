@@ -59,6 +59,7 @@ class Embedder:
         self.hparams = hparams
 
     def get_params(self) -> dict[str, Any]:
+        """The constructor's arguments, as scikit-learn's ``get_params``."""
         return {"model": self.model, "seed": self.seed, "device": self.device, **self.hparams}
 
     def fit(self, data: Data, y: Any = None) -> Embedder:
@@ -83,6 +84,7 @@ class Embedder:
         return embed(self.model_, _graph(data), device=self.device)
 
     def fit_transform(self, data: Data, y: Any = None) -> Tensor:
+        """Fits on ``data`` and returns its embeddings (``embedding_``)."""
         return self.fit(data).embedding_
 
     def __repr__(self) -> str:

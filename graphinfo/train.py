@@ -83,7 +83,8 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
 
     Early stopping follows Deep Graph Infomax: an epoch whose loss is not at least ``min_delta``
     below the best so far counts against ``patience``; after ``patience`` such epochs in a row
-    training stops. The best state (lowest loss) is loaded back into ``model`` at the end.
+    training stops. The best state — the weights that produced the lowest loss, i.e. before that
+    epoch's optimiser step — is loaded back into ``model`` at the end.
 
     Args:
         model: Any graphinfo model (``forward`` + ``loss``).
@@ -164,16 +165,17 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
                     f"{history.best_loss:.6g})" + (f"; the last good checkpoint is {checkpoint}"
                                                    if checkpoint is not None else "") +
                     ". Try a lower learning rate or a bounded estimator such as 'jsd'.")
-            loss.backward()
-            optimizer.step()
-            history.losses.append(value)
-            history.epoch_times.append(time.perf_counter() - started)
+            # The weights that produced this loss are the ones before the step: keep those.
             if value < history.best_loss - min_delta:
                 history.best_loss, history.best_epoch = value, epoch
                 best_state = copy.deepcopy(model.state_dict())
                 bad_epochs = 0
             else:
                 bad_epochs += 1
+            loss.backward()
+            optimizer.step()
+            history.losses.append(value)
+            history.epoch_times.append(time.perf_counter() - started)
             bar.set_postfix(loss=f"{value:.4f}", best=f"{history.best_loss:.4f}")
             stop = any(callback(epoch, value, model) is True for callback in callbacks)
             if patience is not None and bad_epochs >= patience:
@@ -185,8 +187,8 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
                 break
     finally:
         bar.close()
+    save_checkpoint()  # the latest state, to resume from; then hand back the best one
     model.load_state_dict(best_state)
-    save_checkpoint()
     logger.info("trained %d epochs; best loss %.6g at epoch %d", history.epochs,
                 history.best_loss, history.best_epoch)
     return history

@@ -14,15 +14,15 @@ def _model(data, seed=0):
 
 def test_fit_returns_history_and_restores_the_best_state(planted):
     model = _model(planted)
-    seen = []
+    seen = [{k: v.clone() for k, v in model.state_dict().items()}]  # before epoch 0
     history = fit(model, planted, epochs=40, lr=0.01, patience=None,
                   callbacks=[lambda epoch, loss, m: seen.append(
                       {k: v.clone() for k, v in m.state_dict().items()})])
     assert isinstance(history, History)
-    assert history.epochs == 40 and len(history.epoch_times) == 40
+    assert history.epochs == 40 and len(history.epoch_times) == 40 and len(seen) == 41
     assert history.best_loss == min(history.losses)
     assert history.losses[history.best_epoch] == history.best_loss
-    # The best state is the one right after the best epoch's step, whichever epoch came last.
+    # The best state is the one that produced the lowest loss: before that epoch's step.
     best_state = seen[history.best_epoch]
     assert all(torch.equal(v, best_state[k]) for k, v in model.state_dict().items())
 
