@@ -128,12 +128,22 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def datasets(args: argparse.Namespace) -> int:
-    from graphinfo.data import known_datasets
+    from graphinfo.data import cache_dir, data_root, known_datasets
 
-    entries = known_datasets()
-    keys = list(entries[0].keys())
-    rows = [keys] + [[str(entry.get(k, "")) for k in keys] for entry in entries]
+    entries = known_datasets(args.root)
+    rows = [["name", "task", "family", "files found in"]]
+    for entry in entries:
+        found = entry.get("found") or "not found (downloaded into the cache on first use)"
+        rows.append([entry["name"], entry["task"], entry["family"], str(found)])
     print(_table(rows))
+    print(f"\ndata root: {data_root(args.root)} (--root, else $GRAPHINFO_DATA, else the cache)")
+    print(f"processed files and downloads: {cache_dir()} ($GRAPHINFO_CACHE)")
+    if args.paths:
+        for entry in entries:
+            if entry.get("search"):
+                print(f"\n{entry['name']} is looked for in:")
+                for folder in entry["search"]:
+                    print(f"  {folder}")
     return 0
 
 
@@ -176,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=evaluate)
 
     d = sub.add_parser("datasets", help="list known datasets and where they are looked for")
+    d.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")
+    d.add_argument("--paths", action="store_true", help="list every folder searched")
     d.set_defaults(func=datasets)
     return parser
 

@@ -34,11 +34,16 @@ def test_pretrain_writes_embeddings_metrics_and_config(tmp_path, capsys):
     assert evaluated["test_acc"] == pytest.approx(best["test_acc"])
 
 
-def test_datasets_lists_the_default_and_real_datasets(capsys):
-    assert main(["datasets"]) == 0
+def test_datasets_lists_the_default_and_real_datasets(capsys, data_root):
+    assert main(["datasets", "--root", str(data_root), "--paths"]) == 0
     printed = capsys.readouterr().out
     for name in ("planted", "cora", "citeseer", "mutag", "ogbn-arxiv"):
         assert name in printed.lower()
+    cora_line = next(line for line in printed.splitlines() if line.startswith("cora "))
+    assert str(data_root / "planetoid" / "Cora" / "raw") in cora_line
+    pubmed_line = next(line for line in printed.splitlines() if line.startswith("pubmed "))
+    assert "not found" in pubmed_line
+    assert f"data root: {data_root}" in printed
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
