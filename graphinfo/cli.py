@@ -147,6 +147,13 @@ def datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphinfo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"graphinfo {__version__}")
@@ -158,13 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=DEFAULT_DATASET,
                    help=f"dataset name, see `graphinfo datasets` (default: {DEFAULT_DATASET})")
     p.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")
-    p.add_argument("--seeds", type=int, default=1, help="number of seeds (default: 1)")
+    p.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
-    p.add_argument("--epochs", type=int, default=1000, help="maximum epochs (default: 1000)")
-    p.add_argument("--patience", type=int, default=20,
+    p.add_argument("--epochs", type=_positive_int, default=1000,
+                   help="maximum epochs (default: 1000)")
+    p.add_argument("--patience", type=_positive_int, default=20,
                    help="early-stopping patience on the loss (default: 20)")
-    p.add_argument("--hidden", type=int, default=512, help="embedding size (default: 512)")
-    p.add_argument("--layers", type=int, default=1, help="encoder layers (default: 1)")
+    p.add_argument("--hidden", type=_positive_int, default=512,
+                   help="embedding size (default: 512)")
+    p.add_argument("--layers", type=_positive_int, default=1, help="encoder layers (default: 1)")
     p.add_argument("--encoder", default="gcn", help="gcn | sage | gin | gat (default: gcn)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay")
@@ -198,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -58,9 +58,18 @@ class Embedder:
         self.device = device
         self.hparams = hparams
 
-    def get_params(self) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as scikit-learn's ``get_params``."""
         return {"model": self.model, "seed": self.seed, "device": self.device, **self.hparams}
+
+    def set_params(self, **params: Any) -> Embedder:
+        """Sets constructor arguments, as scikit-learn's ``set_params``; returns self."""
+        for key, value in params.items():
+            if key in ("model", "seed", "device"):
+                setattr(self, key, value)
+            else:
+                self.hparams[key] = value
+        return self
 
     def fit(self, data: Data, y: Any = None) -> Embedder:
         """Builds the model for ``data``'s feature size and trains it on ``data``.

@@ -4,6 +4,7 @@ Shared by the CLI (``graphinfo pretrain``) and the reproduction benchmarks, so b
 same recipe."""
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from collections.abc import Iterable, Mapping
@@ -32,13 +33,22 @@ def normalise_features(data: Data, mode: str = "auto") -> Data:
     """Row-normalises features to sum to one (as the DGI paper does for bag-of-words features).
 
     ``mode='auto'`` normalises only when every feature is non-negative; ``'row'`` always;
-    ``'none'`` never. Returns a shallow copy; ``data`` is not changed."""
+    ``'none'`` never. Dense and sparse COO features work. Returns a shallow copy with new ``x``;
+    ``data`` is not changed."""
     if mode not in ("auto", "row", "none"):
         raise ValueError(f"'mode' must be 'auto', 'row' or 'none', got {mode!r}")
-    if mode == "none" or (mode == "auto" and bool((data.x < 0).any())):
+    x = data.x.coalesce() if data.x.is_sparse else data.x
+    values = x.values() if x.is_sparse else x
+    if mode == "none" or (mode == "auto" and bool((values < 0).any())):
         return data
-    data = data.clone()
-    data.x = data.x / data.x.sum(dim=-1, keepdim=True).clamp(min=1e-12)
+    data = copy.copy(data)
+    if x.is_sparse:
+        row_sums = torch.zeros(x.size(0), dtype=x.dtype, device=x.device).index_add_(
+            0, x.indices()[0], values).clamp(min=1e-12)
+        data.x = torch.sparse_coo_tensor(x.indices(), values / row_sums[x.indices()[0]],
+                                         x.shape).coalesce()
+    else:
+        data.x = x / x.sum(dim=-1, keepdim=True).clamp(min=1e-12)
     return data
 
 

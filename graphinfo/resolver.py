@@ -23,11 +23,14 @@ def resolve(kind: str, query: Any, registry: Mapping[str, Callable[..., Any]],
 
     Raises:
         ValueError: If ``query`` is a string that names no registered part.
-        TypeError: If ``query`` is ``None``.
+        TypeError: If ``query`` is neither a string nor callable.
     """
     if query is None:
         raise TypeError(f"'{kind}' must be a name or a callable, got None")
     if not isinstance(query, str):
+        if not callable(query):
+            raise TypeError(f"'{kind}' must be a name or a callable, got "
+                            f"{type(query).__name__} {query!r}")
         return query
     key = _normalise(query)
     for name, factory in registry.items():

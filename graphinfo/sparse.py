@@ -18,7 +18,8 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 
 def gcn_adjacency(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None,
-                  add_self_loops: bool = True, improved: bool = False) -> Tensor:
+                  add_self_loops: bool = True, improved: bool = False,
+                  dtype: torch.dtype | None = None) -> Tensor:
     r"""The transposed GCN propagation matrix as a CSR tensor, rows indexed by target node:
 
     .. math::
@@ -26,10 +27,17 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None
         \hat{\mathbf{D}}^{-1/2}\big)^{\top}, \qquad \lambda = 2 \text{ if improved else } 1,
 
     so that ``adj_t @ x`` equals :class:`torch_geometric.nn.GCNConv`'s aggregation over
-    ``edge_index`` (messages flow from ``edge_index[0]`` to ``edge_index[1]``).
+    ``edge_index`` (messages flow from ``edge_index[0]`` to ``edge_index[1]``). The values have
+    ``dtype`` (default: ``edge_weight``'s, else float32).
+
+    Raises:
+        ValueError: If an edge weight is negative (the degree normalisation would be NaN).
     """
+    if edge_weight is not None and bool((edge_weight < 0).any()):
+        raise ValueError(f"'edge_weight' must be non-negative for GCN normalisation, got minimum "
+                         f"{float(edge_weight.min()):.4g}")
     edge_index, weight = gcn_norm(edge_index, edge_weight, num_nodes, improved=improved,
-                                  add_self_loops=add_self_loops)
+                                  add_self_loops=add_self_loops, dtype=dtype)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly")
@@ -69,7 +77,8 @@ class AdjacencyCache:
             if index_ref.refers_to(edge_index) and weight_ref.refers_to(edge_weight) \
                     and entry_extra == extra:
                 return adj
-        with torch.no_grad():
+        # Never an inference-mode tensor: a cached one could not be used by a later backward.
+        with torch.inference_mode(False), torch.no_grad():
             adj = gcn_adjacency(edge_index, num_nodes, edge_weight, **options)
         self._entries.insert(0, (_TensorRef(edge_index), _TensorRef(edge_weight), extra, adj))
         del self._entries[self.size:]

@@ -100,7 +100,8 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
         callbacks: Called as ``callback(epoch, loss, model)`` after every epoch; returning
             ``True`` stops training.
         checkpoint: A file written atomically every ``checkpoint_every`` epochs and at the end,
-            holding model, best state, optimiser and history.
+            holding model, best state, optimiser, history and the random number generators'
+            states (never non-finite weights).
         checkpoint_every: Epochs between checkpoints.
         resume: Continue from ``checkpoint`` when the file exists.
 
@@ -117,12 +118,14 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
         raise ValueError(f"'patience' must be >= 1 or None, got {patience}")
     if resume and checkpoint is None:
         raise ValueError("'resume=True' needs a 'checkpoint' path to resume from")
+    if checkpoint_every < 1:
+        raise ValueError(f"'checkpoint_every' must be >= 1, got {checkpoint_every}")
     if device is not None:
         model = model.to(device)
     else:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
-    data = data.to(device)
+    data = copy.copy(data).to(device)  # the caller's object stays where it is
     args, kwargs = model_inputs(data)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -137,16 +140,27 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
         optimizer.load_state_dict(state["optimizer"])
         best_state = state["best_state"]
         history = History(**state["history"])
+        history.stopped_early = False
         bad_epochs = state["bad_epochs"]
         start_epoch = history.epochs
         history.resumed_from_epoch = start_epoch
+        torch.set_rng_state(state["rng"]["cpu"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         logger.info("resumed from %s at epoch %d", checkpoint, start_epoch)
 
     def save_checkpoint() -> None:
-        if checkpoint is not None:
-            save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "best_state": best_state, "history": history.as_dict(),
-                        "bad_epochs": bad_epochs}, checkpoint)
+        if checkpoint is None:
+            return
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            logger.warning("weights are not finite; keeping the previous checkpoint %s",
+                           checkpoint)
+            return
+        rng = {"cpu": torch.get_rng_state(),
+               "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "best_state": best_state, "history": history.as_dict(),
+                    "bad_epochs": bad_epochs, "rng": rng}, checkpoint)
 
     bar = tqdm(range(start_epoch, epochs), disable=not _show_progress(progress),
                desc="training", unit="epoch", initial=start_epoch, total=epochs)
@@ -198,6 +212,6 @@ def embed(model: torch.nn.Module, data: Data, device: str | torch.device | None 
     """Full-graph embeddings of ``data`` from ``model.embed`` (eval mode, no grad), on the CPU."""
     if device is not None:
         model = model.to(device)
-        data = data.to(device)
+        data = copy.copy(data).to(device)
     args, _ = model_inputs(data)
     return model.embed(*args).cpu()

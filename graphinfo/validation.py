@@ -8,10 +8,12 @@ import torch
 from torch import Tensor
 
 
-def check_features(x: Tensor, name: str = "x", in_channels: int | None = None) -> None:
-    """Checks a node feature matrix: a 2-D floating tensor, at least one row, all values finite.
+def check_features(x: Tensor, name: str = "x", in_channels: int | None = None,
+                   dtype: torch.dtype | None = None) -> None:
+    """Checks a node feature matrix: a 2-D floating tensor, at least one row, all values finite,
+    of ``dtype`` when given (the model's parameter dtype).
 
-    Sparse (COO/CSR) feature matrices are accepted and their stored values are checked.
+    Sparse COO feature matrices are accepted and their stored values are checked.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"'{name}' must be a torch.Tensor of node features, got "
@@ -21,14 +23,19 @@ def check_features(x: Tensor, name: str = "x", in_channels: int | None = None) -
                          f"{tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"'{name}' must be a floating-point tensor, got dtype {x.dtype}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"'{name}' has dtype {x.dtype} but the model's parameters are {dtype}; "
+                        f"convert one of them (e.g. x.to({dtype}) or model.to({x.dtype}))")
+    if x.layout == torch.sparse_csr:
+        raise TypeError(f"'{name}' is a sparse CSR tensor; pass a dense or sparse COO tensor "
+                        f"({name}.to_sparse_coo())")
     if x.size(0) == 0:
         raise ValueError(f"'{name}' describes a graph with no nodes (shape {tuple(x.shape)}); "
                          f"expected at least one node")
     if in_channels is not None and in_channels > 0 and x.size(1) != in_channels:
         raise ValueError(f"'{name}' has {x.size(1)} features per node but the encoder expects "
                          f"in_channels={in_channels}")
-    values = x.values() if x.layout == torch.sparse_coo else (
-        x.values() if x.layout == torch.sparse_csr else x)
+    values = x.coalesce().values() if x.layout == torch.sparse_coo else x
     if not bool(torch.isfinite(values).all()):
         bad = int((~torch.isfinite(values)).sum())
         raise ValueError(f"'{name}' contains {bad} NaN or infinite value(s); expected finite "
@@ -84,9 +91,10 @@ def check_batch(batch: Tensor | None, num_nodes: int, name: str = "batch") -> No
 
 
 def check_graph(x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
-                batch: Tensor | None = None, in_channels: int | None = None) -> None:
+                batch: Tensor | None = None, in_channels: int | None = None,
+                dtype: torch.dtype | None = None) -> None:
     """Runs every check on one graph's inputs."""
-    check_features(x, in_channels=in_channels)
+    check_features(x, in_channels=in_channels, dtype=dtype)
     num_nodes = x.size(0)
     check_edge_index(edge_index, num_nodes)
     if edge_weight is not None:
@@ -94,6 +102,9 @@ def check_graph(x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None
             got = edge_weight.dtype if isinstance(edge_weight, Tensor) else type(
                 edge_weight).__name__
             raise TypeError(f"'edge_weight' must be a floating-point tensor, got {got}")
+        if edge_weight.dim() != 1:
+            raise ValueError(f"'edge_weight' must be 1-dimensional [num_edges], got shape "
+                             f"{tuple(edge_weight.shape)}")
         if isinstance(edge_index, Tensor) and edge_index.dim() == 2 and \
                 edge_weight.numel() != edge_index.size(1):
             raise ValueError(f"'edge_weight' must have one entry per edge "

@@ -22,6 +22,16 @@ def test_same_seed_same_embeddings(planted):
     assert torch.equal(first, second)
 
 
+def test_scikit_learn_clone_and_set_params():
+    from sklearn.base import clone
+
+    emb = Embedder("dgi", seed=1, hidden_channels=8, lr=0.01)
+    copy = clone(emb)
+    assert copy is not emb and copy.get_params() == emb.get_params()
+    assert emb.set_params(lr=0.1, seed=2) is emb
+    assert emb.get_params()["lr"] == 0.1 and emb.seed == 2
+
+
 def test_errors(planted):
     with pytest.raises(RuntimeError, match="not fitted yet"):
         Embedder().transform(planted)

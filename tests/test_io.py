@@ -15,6 +15,18 @@ def test_files_are_written_and_replaced(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["m.json", "sub", "t.pt"]
 
 
+def test_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = save_json({}, tmp_path / "m.json")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "m.json"
     save_json({"good": True}, target)

@@ -52,10 +52,7 @@ def test_checkpoint_and_resume_continue_the_same_run(planted, tmp_path):
     fit(part, planted, epochs=10, lr=0.01, patience=None, checkpoint=path, checkpoint_every=5)
     assert path.exists()
     resumed_model = _model(planted, seed=123)  # different init: everything must come from disk
-    # The corruption draws from the global generator; continue its stream as the full run did.
-    torch.manual_seed(1)
-    for _ in range(10):
-        torch.randperm(planted.num_nodes)
+    torch.manual_seed(999)  # the corruptions' random stream must come from the checkpoint too
     resumed = fit(resumed_model, planted, epochs=20, lr=0.01, patience=None, checkpoint=path,
                   resume=True)
     assert resumed.resumed_from_epoch == 10 and resumed.epochs == 20
@@ -63,21 +60,24 @@ def test_checkpoint_and_resume_continue_the_same_run(planted, tmp_path):
     assert list(tmp_path.iterdir()) == [path]  # no temporary files left behind
 
 
-def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(planted, tmp_path):
+@pytest.mark.parametrize("poisoned_epoch, saved_epochs", [(11, 10), (9, 5)])
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
+        planted, tmp_path, poisoned_epoch, saved_epochs):
     path = tmp_path / "ckpt.pt"
     model = _model(planted)
 
     def poison(epoch, loss, m):
-        if epoch == 11:
+        if epoch == poisoned_epoch:
             with torch.no_grad():
                 m.discriminator.weight.fill_(float("nan"))
 
-    with pytest.raises(TrainingDivergedError, match="The loss became nan at epoch 12"):
+    # Epoch 9 is a checkpoint epoch (every 5): its NaN weights must not replace epoch 4's file.
+    with pytest.raises(TrainingDivergedError,
+                       match=f"The loss became nan at epoch {poisoned_epoch + 1}"):
         fit(model, planted, epochs=50, lr=0.01, patience=None, callbacks=[poison],
             checkpoint=path, checkpoint_every=5)
     saved = torch.load(path, weights_only=False)
-    assert saved["history"]["epochs"] if "epochs" in saved["history"] else True
-    assert len(saved["history"]["losses"]) == 10
+    assert len(saved["history"]["losses"]) == saved_epochs
     assert all(math.isfinite(v) for v in saved["history"]["losses"])
     assert torch.isfinite(saved["model"]["discriminator.weight"]).all()
     # The model was put back in its best (finite) state.
@@ -92,6 +92,8 @@ def test_bad_arguments(planted):
         fit(model, planted, patience=0)
     with pytest.raises(ValueError, match="'resume=True' needs a 'checkpoint'"):
         fit(model, planted, resume=True)
+    with pytest.raises(ValueError, match="'checkpoint_every' must be >= 1, got 0"):
+        fit(model, planted, checkpoint_every=0)
 
 
 def test_model_inputs_and_embed(planted):

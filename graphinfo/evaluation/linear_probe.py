@@ -42,7 +42,7 @@ def split_indices(split: Mapping[str, Tensor | np.ndarray],
     :func:`graphinfo.data.check_split` and returns it as numpy index arrays."""
     indices: dict[str, Tensor] = {}
     for key, part in split.items():
-        part = torch.as_tensor(part)
+        part = torch.as_tensor(part).cpu()
         if part.dtype == torch.bool:
             if part.shape != (num_nodes,):
                 raise ValueError(f"split[{key!r}] is a boolean mask of shape "
@@ -73,6 +73,8 @@ def linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray, split: Mapping[
     Returns:
         ``{'train_acc', 'valid_acc', 'test_acc', 'C'}``; accuracies in [0, 1].
     """
+    if len(Cs) == 0:
+        raise ValueError("'Cs' must hold at least one regularisation strength, got none")
     features, labels = embeddings_and_labels(z, y)
     idx = split_indices(split, features.shape[0])
     if standardize:

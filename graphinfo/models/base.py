@@ -40,11 +40,14 @@ class MIModel(torch.nn.Module):
         return value if isinstance(value, int) and value > 0 else None
 
     def check_inputs(self, x: Tensor, edge_index: Tensor, *args: Any,
-                     batch: Tensor | None = None) -> None:
-        """Raises a clear ValueError/TypeError on malformed graph inputs."""
-        edge_weight = args[0] if args and isinstance(args[0], Tensor) and \
-            args[0].dim() == 1 else None
-        check_graph(x, edge_index, edge_weight, batch, in_channels=self.in_channels)
+                     batch: Tensor | None = None, **kwargs: Any) -> None:
+        """Raises a clear ValueError/TypeError on malformed graph inputs; the third positional
+        argument (or ``edge_weight=``) is checked as edge weights."""
+        edge_weight = args[0] if args and isinstance(args[0], Tensor) else \
+            kwargs.get("edge_weight")
+        param = next(self.parameters(), None)
+        check_graph(x, edge_index, edge_weight, batch, in_channels=self.in_channels,
+                    dtype=param.dtype if param is not None else None)
 
     def reset_parameters(self) -> None:
         """Resets all learnable parameters of the module."""
@@ -52,12 +55,14 @@ class MIModel(torch.nn.Module):
             reset(child)
 
     @torch.no_grad()
-    def embed(self, x: Tensor, edge_index: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    def embed(self, x: Tensor, edge_index: Tensor, *args: Any, batch: Tensor | None = None,
+              **kwargs: Any) -> Tensor:
         """Node embeddings from the encoder, computed in eval mode without gradient.
 
-        The module's training mode is restored afterwards.
+        ``batch`` is accepted for symmetry with ``forward`` and, as there, not passed to the
+        encoder. The module's training mode is restored afterwards.
         """
-        self.check_inputs(x, edge_index, *args)
+        self.check_inputs(x, edge_index, *args, batch=batch, **kwargs)
         was_training = self.training
         self.eval()
         try:

@@ -51,7 +51,8 @@ class DGI(MIModel):
     A drop-in for :class:`torch_geometric.nn.DeepGraphInfomax`: the same constructor arguments,
     ``forward``, ``discriminate``, ``loss`` and ``test``; a ``state_dict`` of PyG's class loads
     into it (its ``weight`` becomes ``discriminator.weight``). With a ``batch`` vector every node
-    is scored only against its own graph's summary.
+    is scored only against its own graph's summary; unlike PyG's class, ``batch`` goes to the
+    readout only, not to the encoder or the corruption.
 
     Args:
         hidden_channels (int): Size of the node embeddings.
@@ -106,7 +107,7 @@ class DGI(MIModel):
     def forward(self, x: Tensor, edge_index: Tensor, *args: Any, batch: Tensor | None = None,
                 **kwargs: Any) -> DGIOutput:
         """Embeds the graph and its corruption, and summarises the clean embeddings."""
-        self.check_inputs(x, edge_index, *args, batch=batch)
+        self.check_inputs(x, edge_index, *args, batch=batch, **kwargs)
         args = (x, edge_index, *args)
         pos_z = self.encoder(*args, **kwargs)
 
@@ -159,6 +160,10 @@ class DGI(MIModel):
         if old in state_dict and new not in state_dict and \
                 isinstance(self.discriminator, BilinearDiscriminator):
             state_dict[new] = state_dict.pop(old)
+            # PyG's model has no estimator state (MINE's moving average): keep ours.
+            if isinstance(self.estimator, torch.nn.Module):
+                for key, value in self.estimator.state_dict().items():
+                    state_dict.setdefault(f"{prefix}estimator.{key}", value)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.hidden_channels}, encoder={self.encoder}, "

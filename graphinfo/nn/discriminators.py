@@ -56,6 +56,10 @@ class BilinearDiscriminator(torch.nn.Module):
 
     def forward(self, z: Tensor, summary: Tensor) -> Tensor:
         _check_pair(z, summary)
+        if z.size(-1) != self.channels or summary.size(-1) != self.summary_channels:
+            raise ValueError(f"{self.__class__.__name__} scores embeddings of size "
+                             f"{self.channels} with summaries of size {self.summary_channels}, "
+                             f"got {z.size(-1)} and {summary.size(-1)}")
         if summary.dim() == 1:
             return z @ (self.weight @ summary)
         return ((z @ self.weight) * summary).sum(dim=-1)

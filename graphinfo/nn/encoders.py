@@ -98,10 +98,13 @@ class GNNEncoder(torch.nn.Module):
                 torch.nn.init.constant_(act.weight, 0.25)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        if edge_weight is not None and not self.supports_edge_weight:
+            raise ValueError(f"{self.__class__.__name__} cannot use 'edge_weight' (its "
+                             f"convolution ignores edge weights); drop it or use GCNEncoder")
         for layer, (conv, act) in enumerate(zip(self.convs, self.acts)):
             if layer > 0 and self.dropout > 0:
                 x = torch.nn.functional.dropout(x, p=self.dropout, training=self.training)
-            if edge_weight is not None and self.supports_edge_weight:
+            if edge_weight is not None:
                 x = conv(x, edge_index, edge_weight)
             else:
                 x = conv(x, edge_index)
@@ -158,7 +161,8 @@ class GCNEncoder(GNNEncoder):
         return GCNConv(in_channels, out_channels, normalize=False, **kwargs)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        options = {"add_self_loops": self.add_self_loops, "improved": self.improved}
+        options = {"add_self_loops": self.add_self_loops, "improved": self.improved,
+                   "dtype": x.dtype}
         if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided and not (
                 edge_weight is not None and edge_weight.requires_grad):
             adj_t = self._adjacency.get(edge_index, x.size(0), edge_weight, **options)

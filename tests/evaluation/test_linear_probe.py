@@ -59,6 +59,8 @@ def test_bad_input():
         linear_probe(bad, y, split)
     with pytest.raises(ValueError, match=r"'z' must have shape \[N, F\] with N = len\(y\)"):
         linear_probe(z[:10], y, split)
+    with pytest.raises(ValueError, match="'Cs' must hold at least one"):
+        linear_probe(z, y, split, Cs=())
     with pytest.raises(ValueError, match="Unknown protocol 'svm'"):
         evaluate(z, y, split, protocol="svm")
     with pytest.raises(ValueError, match="needs a split"):

@@ -203,4 +203,79 @@ def test_trains_inside_a_plain_pyg_loop(planted):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] - 0.3
-    assert isinstance(Data(x=planted.x), Data)
+
+
+def test_mine_model_loads_a_pyg_state_dict(planted):
+    reference = DeepGraphInfomax(16, PyGEncoder(planted.num_features, 16),
+                                 lambda z, *a, **k: torch.sigmoid(z.mean(0)),
+                                 lambda x, ei: (x[torch.randperm(x.size(0))], ei))
+    model = DGI(16, PyGEncoder(planted.num_features, 16), estimator="mine")
+    model.load_state_dict(reference.state_dict())
+    assert torch.equal(model.discriminator.weight, reference.weight)
+
+
+@pytest.mark.parametrize("encoder", ["sage", "gin", "gat"])
+def test_encoders_without_edge_weights_refuse_them(encoder):
+    model = DGI(8, encoder, in_channels=3)
+    x, edge_index = torch.randn(4, 3), torch.tensor([[0, 1], [1, 2]])
+    with pytest.raises(ValueError, match="cannot use 'edge_weight'"):
+        model(x, edge_index, torch.ones(2))
+
+
+def test_edge_weight_checks():
+    model = DGI(8, in_channels=3)
+    x, edge_index = torch.randn(4, 3), torch.tensor([[0, 1], [1, 2]])
+    with pytest.raises(ValueError, match="'edge_weight' contains NaN or infinite values"):
+        model(x, edge_index, edge_weight=torch.tensor([1.0, float("nan")]))
+    with pytest.raises(ValueError, match=r"one entry per edge \(2\), got 3"):
+        model(x, edge_index, torch.ones(3))
+    with pytest.raises(ValueError, match=r"'edge_weight' must be 1-dimensional \[num_edges\]"):
+        model(x, edge_index, torch.ones(2, 1))
+    with pytest.raises(ValueError, match="'edge_weight' must be non-negative"):
+        model(x, edge_index, torch.tensor([1.0, -0.5]))
+    out = model(x, edge_index, torch.tensor([1.0, 0.5]))
+    assert torch.isfinite(model.loss(*out))
+
+
+def test_dtype_mismatch_is_clear_and_double_models_work(planted):
+    model = DGI(8, in_channels=planted.num_features)
+    with pytest.raises(TypeError, match="'x' has dtype torch.float64 but the model's parameters"):
+        model(planted.x.double(), planted.edge_index)
+    model = model.double()
+    out = model(planted.x.double(), planted.edge_index)
+    assert out.pos_z.dtype == torch.float64 and torch.isfinite(model.loss(*out))
+
+
+def test_sparse_features(planted):
+    from graphinfo.experiment import normalise_features
+
+    model = DGI(8, in_channels=planted.num_features)
+    with pytest.raises(TypeError, match="'x' is a sparse CSR tensor"):
+        model(planted.x.to_sparse_csr(), planted.edge_index)
+    positive = Data(x=planted.x.abs(), edge_index=planted.edge_index)
+    sparse = Data(x=positive.x.to_sparse_coo(), edge_index=planted.edge_index)
+    dense_norm = normalise_features(positive, "row").x
+    assert torch.allclose(normalise_features(sparse, "row").x.to_dense(), dense_norm)
+    torch.manual_seed(0)
+    sparse_out = model(normalise_features(sparse, "row").x, planted.edge_index)
+    torch.manual_seed(0)
+    dense_out = model(dense_norm, planted.edge_index)
+    assert torch.allclose(sparse_out.pos_z, dense_out.pos_z, atol=1e-5)
+    assert torch.allclose(model.loss(*sparse_out), model.loss(*dense_out), atol=1e-5)
+
+
+def test_inference_mode_embedding_then_training(planted):
+    model = DGI(8, in_channels=planted.num_features)
+    with torch.inference_mode():
+        model.embed(planted.x, planted.edge_index)
+    model.loss(*model(planted.x, planted.edge_index)).backward()
+    assert model.discriminator.weight.grad is not None
+
+
+def test_parts_must_be_names_or_callables():
+    with pytest.raises(TypeError, match="'estimator' must be a name or a callable, got float"):
+        DGI(8, in_channels=3, estimator=0.5)
+    critic = DGI(8, in_channels=3).discriminator
+    with pytest.raises(ValueError, match="scores embeddings of size 8 with summaries of size 8, "
+                                         "got 5 and 8"):
+        critic(torch.randn(4, 5), torch.randn(8))
