@@ -60,9 +60,9 @@ class DGI(MIModel):
             ``'gat'``) built with ``in_channels`` and ``encoder_kwargs``. (default: :obj:`'gcn'`,
             the paper's one-layer GCN with PReLU)
         summary (callable or str, optional): The readout, called as
-            ``summary(z, *args, batch=batch, **kwargs)`` for a graphinfo readout or
-            ``summary(z, *args, **kwargs)`` for any other callable.
-            (default: :obj:`'sigmoid_mean'`)
+            ``summary(z, *args, **kwargs)`` with the arguments the model got (PyG's
+            convention), plus ``batch=batch`` when a batch vector is given; it must then return
+            one row per graph. (default: :obj:`'sigmoid_mean'`)
         corruption (callable or str, optional): The corruption, called with the encoder's
             arguments and returning them corrupted. (default: :obj:`'shuffle'`)
         in_channels (int, optional): Number of input features; needed when ``encoder`` is a name.
@@ -99,10 +99,6 @@ class DGI(MIModel):
         self.estimator = make_estimator(estimator)
         self._register_load_state_dict_pre_hook(self._load_pyg_weight)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Resets all learnable parameters (encoder, readout, critic) and estimator state."""
-        super().reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, *args: Any, batch: Tensor | None = None,
                 **kwargs: Any) -> DGIOutput:
