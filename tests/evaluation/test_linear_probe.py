@@ -65,3 +65,10 @@ def test_bad_input():
         evaluate(z, y, split, protocol="svm")
     with pytest.raises(ValueError, match="needs a split"):
         evaluate(z, y)
+
+
+def test_a_choice_at_the_edge_of_the_grid_is_reported(caplog):
+    z, y, split = _blobs(separation=6.0)
+    with caplog.at_level("WARNING", logger="graphinfo.evaluation.linear_probe"):
+        linear_probe(z, y, split, Cs=(1e-6, 1e-5))
+    assert "at the edge of the searched grid" in caplog.text
