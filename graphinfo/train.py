@@ -191,7 +191,8 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
             history.losses.append(value)
             history.epoch_times.append(time.perf_counter() - started)
             bar.set_postfix(loss=f"{value:.4f}", best=f"{history.best_loss:.4f}")
-            stop = any(callback(epoch, value, model) is True for callback in callbacks)
+            # Every callback runs each epoch, even after one has asked to stop.
+            stop = any([callback(epoch, value, model) is True for callback in callbacks])
             if patience is not None and bad_epochs >= patience:
                 history.stopped_early = True
                 stop = True

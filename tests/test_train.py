@@ -101,3 +101,10 @@ def test_model_inputs_and_embed(planted):
     assert args == (planted.x, planted.edge_index) and kwargs == {}
     z = embed(_model(planted), planted)
     assert z.shape == (planted.num_nodes, 16) and not z.requires_grad
+
+
+def test_every_callback_runs_even_when_an_earlier_one_stops(planted):
+    calls = []
+    fit(_model(planted), planted, epochs=5,
+        callbacks=[lambda e, loss, m: True, lambda e, loss, m: calls.append(e)])
+    assert calls == [0]
