@@ -24,6 +24,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from graphinfo.io import save_torch
+from graphinfo.runtime import allocator_tuning_enabled, tune_cpu_allocator
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,20 @@ class History:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def make_optimizer(model: torch.nn.Module, lr: float = 1e-3,
+                   weight_decay: float = 0.0) -> torch.optim.Adam:
+    """The optimiser :func:`fit` uses: Adam, with the fused single-kernel update when every
+    parameter is a floating tensor on the CPU or a CUDA device (the same update rule in one
+    kernel, a few times faster on small models), else PyTorch's default implementation."""
+    params = list(model.parameters())
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+                                 for p in params)
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+    except (RuntimeError, TypeError):  # a torch without fused Adam for this device
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 def model_inputs(data: Data) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -125,10 +140,12 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
     else:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
+    if torch.device(device).type == "cpu" and allocator_tuning_enabled():
+        tune_cpu_allocator()
     data = copy.copy(data).to(device)  # the caller's object stays where it is
     args, kwargs = model_inputs(data)
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay)
 
     history = History()
     best_state = copy.deepcopy(model.state_dict())
@@ -182,7 +199,7 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
             # The weights that produced this loss are the ones before the step: keep those.
             if value < history.best_loss - min_delta:
                 history.best_loss, history.best_epoch = value, epoch
-                best_state = copy.deepcopy(model.state_dict())
+                _copy_state(model.state_dict(), into=best_state)
                 bad_epochs = 0
             else:
                 bad_epochs += 1
@@ -207,6 +224,18 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
     logger.info("trained %d epochs; best loss %.6g at epoch %d", history.epochs,
                 history.best_loss, history.best_epoch)
     return history
+
+
+def _copy_state(state: dict[str, Any], into: dict[str, Any]) -> None:
+    """Copies ``state`` into ``into`` in place where shapes allow (no new allocations each
+    improving epoch), by a fresh copy otherwise."""
+    for key, value in state.items():
+        old = into.get(key)
+        if isinstance(value, Tensor) and isinstance(old, Tensor) and old.shape == value.shape \
+                and old.dtype == value.dtype and old.device == value.device:
+            old.copy_(value)
+        else:
+            into[key] = copy.deepcopy(value)
 
 
 def embed(model: torch.nn.Module, data: Data, device: str | torch.device | None = None) -> Tensor:

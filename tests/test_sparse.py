@@ -1,7 +1,17 @@
+import pytest
 import torch
 from torch_geometric.nn import GCNConv
 
-from graphinfo.sparse import AdjacencyCache, gcn_adjacency
+from graphinfo.sparse import (
+    SPARSE_FEATURES_BACKWARD_MAX_DENSITY,
+    SPARSE_FEATURES_MAX_DENSITY,
+    AdjacencyCache,
+    SparseOperator,
+    TensorCache,
+    feature_operator,
+    gcn_adjacency,
+    gcn_operator,
+)
 
 
 def _directed_graph():
@@ -36,3 +46,312 @@ def test_cache_hits_only_for_the_same_unchanged_tensors():
     assert changed is not first
     assert not torch.equal(changed.to_dense(), first.to_dense())
     assert len(cache._entries) == 2
+
+
+# -- SparseOperator ------------------------------------------------------------------------------
+
+# A directed weighted graph on 10 nodes: (0, 1) and (5, 6) appear twice, rows 4, 8 and 9 are
+# empty (4 has only an in-edge, 8 and 9 are isolated), column 5 is empty.
+ROW = torch.tensor([0, 0, 1, 2, 2, 2, 3, 5, 5, 6, 7, 0, 3])
+COL = torch.tensor([1, 1, 0, 3, 0, 2, 7, 6, 6, 4, 0, 4, 3])
+N = 10
+
+
+def _operator(dtype=torch.float32):
+    val = torch.rand(ROW.numel(), generator=torch.Generator().manual_seed(1), dtype=dtype) + 0.5
+    dense = torch.zeros(N, N, dtype=dtype).index_put_((ROW, COL), val, accumulate=True)
+    return SparseOperator.from_coo(ROW, COL, val, (N, N)), dense
+
+
+def _dense_input(rows, cols, dtype, seed=2):
+    return torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def _product_and_grad(apply, dense, upstream):
+    """``apply(dense)`` and the gradient of ``<apply(dense), upstream>`` with respect to dense."""
+    dense = dense.clone().requires_grad_()
+    out = apply(dense)
+    (out * upstream).sum().backward()
+    return out.detach(), dense.grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_operator_products_and_gradients_match_the_dense_matrix(dtype):
+    op, matrix = _operator(dtype)
+    assert op.shape == (N, N) and op.nnz == ROW.numel()  # duplicates are kept, not merged
+    assert torch.equal(op.to_torch().to_dense(), matrix)
+    dense = _dense_input(N, 3, dtype)
+    upstream = _dense_input(N, 3, dtype, seed=3)
+    tol = {"atol": 1e-6, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12}
+    out, grad = _product_and_grad(op.matmul, dense, upstream)
+    expected, expected_grad = _product_and_grad(lambda d: matrix @ d, dense, upstream)
+    assert out.dtype == dtype
+    assert torch.allclose(out, expected, **tol)
+    assert torch.allclose(grad, expected_grad, **tol)
+    assert torch.equal((op @ dense), out)  # the operator form is matmul
+    # Empty rows give zero rows; the gradient of a never-read node (empty column) is zero.
+    assert torch.equal(out[[4, 8, 9]], torch.zeros(3, 3, dtype=dtype))
+    assert torch.equal(grad[[5, 8, 9]], torch.zeros(3, 3, dtype=dtype))
+    # Without gradient the product is the same.
+    with torch.no_grad():
+        assert torch.allclose(op @ dense.requires_grad_(), expected, **tol)
+
+
+def test_operator_with_a_dense_transpose_has_the_same_gradient():
+    _, matrix = _operator()
+    op = SparseOperator.from_dense(matrix, keep_dense_transpose=True)
+    assert op.dense_transpose is not None
+    dense, upstream = _dense_input(N, 4, torch.float32), _dense_input(N, 4, torch.float32, 3)
+    out, grad = _product_and_grad(op.matmul, dense, upstream)
+    expected, expected_grad = _product_and_grad(lambda d: matrix @ d, dense, upstream)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(grad, expected_grad, atol=1e-6)
+    assert op._transpose is None  # the backward used the dense transpose, not a sorted copy
+
+
+def test_dense_transpose_backward_follows_the_dense_dtype_like_the_forward():
+    _, matrix = _operator()
+    op = SparseOperator.from_dense(matrix, keep_dense_transpose=True)
+    dense = _dense_input(N, 2, torch.float64)
+    out, grad = _product_and_grad(op.matmul, dense, torch.ones(N, 2, dtype=torch.float64))
+    assert out.dtype == grad.dtype == torch.float64
+    assert torch.allclose(grad, matrix.double().t() @ torch.ones(N, 2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("layout", ["dense", "coo", "csr"])
+def test_from_dense_accepts_dense_coo_and_csr_matrices(layout):
+    _, matrix = _operator()
+    given = {"dense": matrix, "coo": matrix.to_sparse_coo(), "csr": matrix.to_sparse_csr()}[layout]
+    op = SparseOperator.from_dense(given)
+    assert op.shape == (N, N)
+    assert op.nnz == int(torch.count_nonzero(matrix))
+    assert torch.equal(op.to_torch().to_dense(), matrix)
+    dense = _dense_input(N, 3, torch.float32)
+    assert torch.allclose(op @ dense, matrix @ dense, atol=1e-6)
+    # Rows are sorted: row_index() is the row of every stored entry, in order.
+    rows = op.row_index()
+    assert torch.equal(rows, matrix.nonzero()[:, 0])
+    assert torch.equal(op.col, matrix.nonzero()[:, 1])
+
+
+def test_from_dense_of_a_rectangular_matrix_and_its_transpose():
+    matrix = torch.zeros(4, 7)
+    matrix[0, 6], matrix[2, 0], matrix[2, 3], matrix[3, 6] = 1.0, 2.0, 3.0, 4.0
+    op = SparseOperator.from_dense(matrix)
+    assert op.shape == (4, 7)
+    transposed = op.t()
+    assert transposed.shape == (7, 4)
+    assert torch.equal(transposed.to_torch().to_dense(), matrix.t())
+    dense = _dense_input(7, 2, torch.float32)
+    assert torch.allclose(op @ dense, matrix @ dense)
+    with pytest.raises(ValueError, match=r"Cannot multiply a sparse operator of shape \(4, 7\) "
+                                         r"with a dense matrix of shape \(4, 2\)"):
+        op @ torch.ones(4, 2)
+
+
+def test_row_index_repeats_each_row_by_its_number_of_entries():
+    op, _ = _operator()
+    assert torch.equal(op.row_index(), ROW.sort(stable=True).values)
+    assert torch.equal(op.crow, torch.tensor([0, 3, 4, 7, 9, 9, 11, 12, 13, 13, 13]))
+
+
+def test_transpose_is_built_once_and_its_transpose_is_the_operator():
+    op, matrix = _operator()
+    transposed = op.t()
+    assert op.t() is transposed
+    assert transposed.t() is op
+    assert torch.equal(transposed.to_torch().to_dense(), matrix.t())
+    # Within each row of the transpose the columns are sorted (a CSR invariant).
+    for i in range(N):
+        cols = transposed.col[transposed.crow[i]:transposed.crow[i + 1]]
+        assert torch.equal(cols, cols.sort().values)
+
+
+@pytest.mark.parametrize("transpose_source_first", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_permuted_operator_is_s_times_the_shuffled_rows(dtype, transpose_source_first):
+    op, matrix = _operator(dtype)
+    if transpose_source_first:
+        op.t()
+    perm = torch.randperm(N, generator=torch.Generator().manual_seed(4))
+    permuted = op.permute_columns(perm)
+    assert permuted.shape == op.shape and permuted.nnz == op.nnz
+    dense, upstream = _dense_input(N, 3, dtype), _dense_input(N, 3, dtype, seed=5)
+    tol = {"atol": 1e-6} if dtype == torch.float32 else {"atol": 1e-12}
+    out, grad = _product_and_grad(permuted.matmul, dense, upstream)
+    expected, expected_grad = _product_and_grad(lambda d: op @ d[perm], dense, upstream)
+    dense_expected, dense_grad = _product_and_grad(lambda d: matrix @ d[perm], dense, upstream)
+    assert torch.allclose(out, expected, **tol) and torch.allclose(out, dense_expected, **tol)
+    assert torch.allclose(grad, expected_grad, **tol)
+    assert torch.allclose(grad, dense_grad, **tol)
+    # Its transpose, built by relabelling the rows of S^T, is (S P)^T as a valid CSR matrix.
+    transposed = permuted.t()
+    assert permuted.t() is transposed
+    assert transposed.shape == (N, N) and transposed.nnz == op.nnz
+    as_dense = torch.zeros(N, N, dtype=dtype)
+    as_dense[:, perm] = matrix  # column perm[j] of S P is column j of S
+    assert torch.allclose(transposed.to_torch().to_dense(), as_dense.t())
+    assert torch.equal(transposed.crow[-1], torch.tensor(op.nnz))
+    assert bool((transposed.crow[1:] >= transposed.crow[:-1]).all())
+    # The source operator is untouched.
+    assert torch.equal(op.to_torch().to_dense(), matrix)
+
+
+def test_permute_columns_with_the_identity_and_a_wrong_size():
+    op, matrix = _operator()
+    same = op.permute_columns(torch.arange(N))
+    assert torch.equal(same.to_torch().to_dense(), matrix)
+    assert torch.equal(same.t().to_torch().to_dense(), matrix.t())
+    with pytest.raises(ValueError, match="'perm' has 9 entries, expected 10"):
+        op.permute_columns(torch.arange(N - 1))
+
+
+def test_shape_errors_name_both_shapes():
+    op, _ = _operator()
+    with pytest.raises(ValueError, match=r"Cannot multiply a sparse operator of shape \(10, 10\) "
+                                         r"with a dense matrix of shape \(9, 3\)"):
+        op.matmul(torch.ones(9, 3))
+    with pytest.raises(ValueError, match=r"A sparse operator multiplies a 2-D dense matrix, got "
+                                         r"shape \(10,\)"):
+        op @ torch.ones(10)
+    with pytest.raises(ValueError, match=r"got shape \(10, 2, 2\)"):
+        op @ torch.ones(10, 2, 2, requires_grad=True)
+
+
+def test_an_operator_without_entries_gives_zeros_and_zero_gradients():
+    empty = torch.zeros(0, dtype=torch.long)
+    op = SparseOperator.from_coo(empty, empty, torch.zeros(0), (4, 3))
+    assert op.nnz == 0 and op.shape == (4, 3)
+    dense = torch.randn(3, 5, requires_grad=True)
+    out = op @ dense
+    assert torch.equal(out, torch.zeros(4, 5))
+    out.sum().backward()
+    assert torch.equal(dense.grad, torch.zeros(3, 5))
+    assert op.t().shape == (3, 4) and torch.equal(op.t().to_torch().to_dense(), torch.zeros(3, 4))
+    assert torch.equal(SparseOperator.from_dense(torch.zeros(4, 3)) @ dense.detach(),
+                       torch.zeros(4, 5))
+
+
+# -- gcn_operator and feature_operator -----------------------------------------------------------
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("improved, add_self_loops", [(False, True), (True, True),
+                                                      (False, False)])
+def test_gcn_operator_equals_gcn_adjacency_and_pyg_aggregation(weighted, improved,
+                                                               add_self_loops):
+    x, edge_index, weight = _directed_graph()
+    weight = weight if weighted else None
+    op = gcn_operator(edge_index, 30, weight, improved=improved, add_self_loops=add_self_loops)
+    adjacency = gcn_adjacency(edge_index, 30, weight, improved=improved,
+                              add_self_loops=add_self_loops).to_dense()
+    assert torch.allclose(op.to_torch().to_dense(), adjacency, atol=1e-6)
+    conv = GCNConv(5, 5, bias=False, improved=improved, add_self_loops=add_self_loops)
+    with torch.no_grad():
+        conv.lin.weight.copy_(torch.eye(5))
+    assert torch.allclose(op @ x, conv(x, edge_index, weight), atol=1e-5)
+
+
+def test_gcn_operator_dtype_and_negative_weights():
+    _, edge_index, weight = _directed_graph()
+    assert gcn_operator(edge_index, 30, dtype=torch.float64).val.dtype == torch.float64
+    assert gcn_operator(edge_index, 30, weight.double()).val.dtype == torch.float64
+    with pytest.raises(ValueError, match="'edge_weight' must be non-negative"):
+        gcn_operator(edge_index, 30, -weight)
+
+
+def _features_of_density(density, rows=40, cols=50, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    nnz = round(density * rows * cols)
+    x = torch.zeros(rows * cols)
+    x[torch.randperm(rows * cols, generator=generator)[:nnz]] = torch.rand(nnz,
+                                                                           generator=generator)
+    return x.view(rows, cols)
+
+
+def test_feature_operator_follows_the_density_thresholds():
+    assert SPARSE_FEATURES_BACKWARD_MAX_DENSITY < SPARSE_FEATURES_MAX_DENSITY
+    weight = torch.randn(50, 6, generator=torch.Generator().manual_seed(1))
+    for density, kind in [(0.02, "sparse"), (0.08, "dense transpose"), (0.3, None)]:
+        x = _features_of_density(density)
+        op = feature_operator(x)
+        if kind is None:
+            assert op is None
+            continue
+        assert op is not None and op.shape == (40, 50) and op.nnz == int(torch.count_nonzero(x))
+        assert (op.dense_transpose is not None) == (kind == "dense transpose")
+        upstream = torch.randn(40, 6, generator=torch.Generator().manual_seed(2))
+        out, grad = _product_and_grad(op.matmul, weight, upstream)
+        expected, expected_grad = _product_and_grad(lambda w, x=x: x @ w, weight,
+                                                    upstream)
+        assert torch.allclose(out, expected, atol=1e-5)
+        assert torch.allclose(grad, expected_grad, atol=1e-5)
+
+
+def test_sparse_coo_features_are_always_an_operator():
+    x = torch.rand(6, 4) + 0.1  # fully dense content
+    assert feature_operator(x) is None
+    op = feature_operator(x.to_sparse_coo())
+    assert op is not None and op.nnz == 24
+    assert torch.equal(op.to_torch().to_dense(), x)
+
+
+# -- TensorCache ----------------------------------------------------------------------------------
+
+def test_tensor_cache_hits_only_for_the_same_unmodified_tensors_and_extra():
+    cache = TensorCache(size=2)
+    a, b = torch.ones(3), torch.zeros(3)
+    calls = []
+
+    def build(value):
+        calls.append(value)
+        return value
+
+    assert cache.get((a, None), "k", lambda: build(1)) == 1
+    assert cache.get((a, None), "k", lambda: build(2)) == 1          # hit
+    assert cache.get((a, b), "k", lambda: build(3)) == 3             # None vs a tensor
+    assert cache.get((a, None), "other", lambda: build(4)) == 4      # another extra key
+    assert cache.get((a.clone(), None), "k", lambda: build(5)) == 5  # equal, not the same
+    assert calls == [1, 3, 4, 5]
+    assert len(cache._entries) == 2                                  # the size limit
+    assert cache.get((a, None), "other", lambda: build(6)) == 4      # still kept
+    a.add_(1)                                                        # modified in place
+    assert cache.get((a, None), "other", lambda: build(7)) == 7
+    cache.clear()
+    assert cache.get((a, None), "other", lambda: build(8)) == 8
+
+
+def test_tensor_cache_builds_without_grad_and_outside_inference_mode():
+    cache = TensorCache()
+    weight = torch.randn(3, requires_grad=True)
+    key = torch.ones(3)
+    with torch.inference_mode():
+        value = cache.get((key,), None, lambda: key * weight)
+    assert not value.requires_grad and not value.is_inference()
+    # Usable in a later backward pass of another computation.
+    other = torch.randn(3, requires_grad=True)
+    (cache.get((key,), None, lambda: None) * other).sum().backward()
+    assert torch.equal(other.grad, value)
+
+
+def test_adjacency_cache_keeps_operators_and_csr_tensors_apart():
+    _, edge_index, weight = _directed_graph()
+    cache = AdjacencyCache(size=3)
+    op = cache.get(edge_index, 30, weight, operator=True)
+    assert isinstance(op, SparseOperator)
+    assert cache.get(edge_index, 30, weight, operator=True) is op
+    csr = cache.get(edge_index, 30, weight)
+    assert isinstance(csr, torch.Tensor) and csr.layout == torch.sparse_csr
+    assert torch.allclose(op.to_torch().to_dense(), csr.to_dense(), atol=1e-6)
+    improved = cache.get(edge_index, 30, weight, operator=True, improved=True)
+    assert improved is not op
+    assert not torch.allclose(improved.to_torch().to_dense(), op.to_torch().to_dense())
+    weight[0] += 1.0
+    assert cache.get(edge_index, 30, weight, operator=True) is not op
+
+
+def test_tensor_cache_accepts_inference_tensors_as_keys():
+    cache = TensorCache()
+    with torch.inference_mode():
+        key = torch.ones(3)
+    assert cache.get((key,), None, lambda: 1) == 1
+    assert cache.get((key,), None, lambda: 2) in (1, 2)  # a hit, or no caching at all

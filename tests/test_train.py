@@ -1,10 +1,19 @@
+import copy
 import math
 
 import pytest
 import torch
 
+import graphinfo.train
 from graphinfo.models import DGI
-from graphinfo.train import History, TrainingDivergedError, embed, fit, model_inputs
+from graphinfo.train import (
+    History,
+    TrainingDivergedError,
+    embed,
+    fit,
+    make_optimizer,
+    model_inputs,
+)
 
 
 def _model(data, seed=0):
@@ -108,3 +117,118 @@ def test_every_callback_runs_even_when_an_earlier_one_stops(planted):
     fit(_model(planted), planted, epochs=5,
         callbacks=[lambda e, loss, m: True, lambda e, loss, m: calls.append(e)])
     assert calls == [0]
+
+
+class Quadratic(torch.nn.Module):
+    """A model whose loss is ``|w - 1|^2`` (it ignores the graph) and a buffer only callbacks
+    change: SGD makes the loss fall every epoch until a callback throws ``w`` far away."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(3))
+        self.register_buffer("tag", torch.zeros(2))
+
+    def forward(self, x, edge_index):
+        return (self.w,)
+
+    def loss(self, w):
+        return ((w - 1.0) ** 2).sum()
+
+
+def test_the_best_state_is_the_weights_before_the_best_epochs_step(tiny_graph):
+    model = Quadratic()
+    seen = [copy.deepcopy(model.state_dict())]  # before epoch 0
+
+    def callback(epoch, loss, m):
+        with torch.no_grad():
+            m.tag.fill_(epoch + 1)
+            if epoch == 6:
+                m.w.fill_(10.0)  # every later loss is worse than epoch 6's
+        seen.append(copy.deepcopy(m.state_dict()))
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, tiny_graph, epochs=12, patience=None, optimizer=optimizer,
+                  callbacks=[callback], progress=False)
+    # Epochs 0-6 each improved (so the best state was overwritten in place six times), then
+    # the loss jumped and never came back.
+    assert history.best_epoch == 6 and history.losses.index(min(history.losses)) == 6
+    assert all(a > b for a, b in zip(history.losses[:7], history.losses[1:7]))
+    # The restored state is what produced epoch 6's loss: the weights the callback of epoch 5
+    # left (before epoch 6's step), its buffer included; not the last or the initial weights.
+    restored = model.state_dict()
+    assert restored.keys() == seen[6].keys()
+    assert all(torch.equal(v, seen[6][k]) for k, v in restored.items())
+    assert float(restored["tag"][0]) == 6.0
+    assert history.best_loss == pytest.approx(float(((seen[6]["w"] - 1) ** 2).sum()))
+    assert not torch.equal(restored["w"], seen[-1]["w"])
+    assert not torch.equal(restored["w"], seen[7]["w"])
+    # The model's tensors are its own, not shared with a state kept inside fit.
+    with torch.no_grad():
+        model.w.add_(1.0)
+    assert torch.equal(model.w, seen[6]["w"] + 1.0)
+
+
+def test_the_initial_weights_are_restored_when_epoch_zero_is_best(tiny_graph):
+    model = Quadratic()
+    initial = copy.deepcopy(model.state_dict())
+
+    def ruin(epoch, loss, m):
+        with torch.no_grad():
+            m.w.fill_(-5.0 - epoch)  # worse every epoch
+            m.tag.fill_(epoch + 1)
+
+    history = fit(model, tiny_graph, epochs=5, patience=None, lr=0.1, callbacks=[ruin],
+                  progress=False)
+    assert history.best_epoch == 0 and history.epochs == 5
+    assert all(torch.equal(v, initial[k]) for k, v in model.state_dict().items())
+
+
+def test_make_optimizer_is_fused_adam_on_the_cpu():
+    model = DGI(8, in_channels=4)
+    optimizer = make_optimizer(model, lr=0.02, weight_decay=1e-4)
+    assert type(optimizer) is torch.optim.Adam
+    assert optimizer.defaults["fused"] is True
+    assert optimizer.defaults["lr"] == 0.02 and optimizer.defaults["weight_decay"] == 1e-4
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    assert len(params) == len(list(model.parameters()))
+    assert all(a is b for a, b in zip(params, model.parameters()))
+    assert make_optimizer(model.double()).defaults["fused"] is True
+    # Parameters a fused kernel cannot take get the default implementation.
+    meta = make_optimizer(torch.nn.Linear(3, 2, device="meta"))
+    assert not meta.defaults["fused"]
+
+
+def test_fused_adam_takes_the_same_steps_as_the_default_one():
+    torch.manual_seed(0)
+    fused_model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.PReLU(4))
+    plain_model = copy.deepcopy(fused_model)
+    initial = [p.detach().clone() for p in fused_model.parameters()]
+    fused = make_optimizer(fused_model, lr=0.01, weight_decay=0.1)
+    plain = torch.optim.Adam(plain_model.parameters(), lr=0.01, weight_decay=0.1,
+                             foreach=False)
+    x = torch.randn(20, 5)
+    for _ in range(5):
+        for model, optimizer in ((fused_model, fused), (plain_model, plain)):
+            optimizer.zero_grad()
+            model(x).pow(2).mean().backward()
+            optimizer.step()
+    for a, b, start in zip(fused_model.parameters(), plain_model.parameters(), initial):
+        assert torch.allclose(a, b, atol=1e-6)
+        assert not torch.allclose(a, start, atol=1e-3)  # they did move
+
+
+def test_fit_trains_with_make_optimizer(planted, monkeypatch):
+    made = []
+
+    def recording(model, lr, weight_decay):
+        made.append(make_optimizer(model, lr=lr, weight_decay=weight_decay))
+        return made[-1]
+
+    monkeypatch.setattr(graphinfo.train, "make_optimizer", recording)
+    model = _model(planted)
+    before = copy.deepcopy(model.state_dict())
+    fit(model, planted, epochs=3, lr=0.01, weight_decay=1e-3, patience=None)
+    assert len(made) == 1 and made[0].defaults["fused"] is True
+    assert made[0].defaults["lr"] == 0.01 and made[0].defaults["weight_decay"] == 1e-3
+    assert made[0].state  # it took the steps
+    assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())

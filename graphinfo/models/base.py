@@ -10,6 +10,7 @@ from torch_geometric.nn.inits import reset
 
 from graphinfo.estimators import ESTIMATORS
 from graphinfo.resolver import resolve
+from graphinfo.sparse import TensorRef
 from graphinfo.validation import check_graph
 
 
@@ -42,12 +43,25 @@ class MIModel(torch.nn.Module):
     def check_inputs(self, x: Tensor, edge_index: Tensor, *args: Any,
                      batch: Tensor | None = None, **kwargs: Any) -> None:
         """Raises a clear ValueError/TypeError on malformed graph inputs; the third positional
-        argument (or ``edge_weight=``) is checked as edge weights."""
+        argument (or ``edge_weight=``) is checked as edge weights.
+
+        Inputs that passed are remembered (weakly, with their version counters): calling again
+        with the very same unmodified tensors, as a training loop does every epoch, skips the
+        checks."""
         edge_weight = args[0] if args and isinstance(args[0], Tensor) else \
             kwargs.get("edge_weight")
         param = next(self.parameters(), None)
-        check_graph(x, edge_index, edge_weight, batch, in_channels=self.in_channels,
-                    dtype=param.dtype if param is not None else None)
+        dtype = param.dtype if param is not None else None
+        tensors = (x, edge_index, edge_weight, batch)
+        extra = (self.in_channels, dtype)
+        checked = getattr(self, "_checked_inputs", None)
+        if checked is not None and checked[1] == extra and all(
+                isinstance(t, Tensor | None) and ref.refers_to(t)
+                for ref, t in zip(checked[0], tensors)):
+            return
+        check_graph(x, edge_index, edge_weight, batch, in_channels=self.in_channels, dtype=dtype)
+        if all(isinstance(t, Tensor | None) for t in tensors):
+            self._checked_inputs = (tuple(TensorRef(t) for t in tensors), extra)
 
     def reset_parameters(self) -> None:
         """Resets all learnable parameters of the module."""

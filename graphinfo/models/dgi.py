@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from graphinfo.models.base import MIModel, make_estimator
-from graphinfo.nn.corruptions import make_corruption
+from graphinfo.nn.corruptions import ShuffleNodes, make_corruption
 from graphinfo.nn.discriminators import BilinearDiscriminator, make_discriminator
 from graphinfo.nn.encoders import make_encoder
 from graphinfo.nn.readouts import make_readout
@@ -72,6 +72,16 @@ class DGI(MIModel):
             ``'jsd'``, ``'dv'``, ``'nwj'``, ``'infonce'``, ``'mine'``, or a callable.
             (default: :obj:`'jsd'`)
         encoder_kwargs (dict, optional): Keyword arguments for a named encoder.
+        fast_path (bool, optional): Embed the clean and the shuffled graph together when the
+            encoder offers it (:meth:`graphinfo.nn.GCNEncoder.forward_shuffled`: the first
+            layer's work is shared and aggregation is sparse) and the corruption is
+            :class:`graphinfo.nn.ShuffleNodes`. The same model, loss and permutation as the
+            general path, up to float rounding (with dropout between layers the random numbers
+            are drawn in another order, so one seed gives other masks). ``False`` runs the
+            encoder twice and, for an encoder with a ``fast_path`` switch
+            (:class:`graphinfo.nn.GCNEncoder`), turns its sparse kernels off too: PyG's message
+            passing, as in
+            :class:`torch_geometric.nn.DeepGraphInfomax`. (default: :obj:`True`)
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`, optional
@@ -86,7 +96,7 @@ class DGI(MIModel):
                  in_channels: int | None = None,
                  discriminator: torch.nn.Module | str = "bilinear",
                  estimator: Callable[[Tensor, Tensor], Tensor] | str = "jsd",
-                 encoder_kwargs: dict[str, Any] | None = None) -> None:
+                 encoder_kwargs: dict[str, Any] | None = None, fast_path: bool = True) -> None:
         super().__init__()
         if not isinstance(hidden_channels, int) or hidden_channels <= 0:
             raise ValueError(f"'hidden_channels' must be a positive int, got {hidden_channels!r}")
@@ -97,6 +107,7 @@ class DGI(MIModel):
         self.corruption = make_corruption(corruption)
         self.discriminator = make_discriminator(discriminator, hidden_channels)
         self.estimator = make_estimator(estimator)
+        self.fast_path = fast_path
         self._register_load_state_dict_pre_hook(self._load_pyg_weight)
         self.reset_parameters()
 
@@ -104,7 +115,11 @@ class DGI(MIModel):
                 **kwargs: Any) -> DGIOutput:
         """Embeds the graph and its corruption, and summarises the clean embeddings."""
         self.check_inputs(x, edge_index, *args, batch=batch, **kwargs)
+        shuffled = self._forward_shuffled(x, edge_index, *args, **kwargs)
         args = (x, edge_index, *args)
+        if shuffled is not None:
+            pos_z, neg_z = shuffled
+            return DGIOutput(pos_z, neg_z, self.summarise(pos_z, *args, batch=batch, **kwargs))
         pos_z = self.encoder(*args, **kwargs)
 
         corrupted = self.corruption(*args, **kwargs)
@@ -116,6 +131,36 @@ class DGI(MIModel):
 
         summary = self.summarise(pos_z, *args, batch=batch, **kwargs)
         return DGIOutput(pos_z, neg_z, summary)
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether the fast path is on (setting it sets the encoder's switch too)."""
+        return self._fast_path
+
+    @fast_path.setter
+    def fast_path(self, value: bool) -> None:
+        self._fast_path = bool(value)
+        if hasattr(self.encoder, "fast_path"):
+            self.encoder.fast_path = self._fast_path
+
+    def uses_fast_path(self, x: Tensor, edge_index: Tensor, *args: Any, **kwargs: Any) -> bool:
+        """Whether :meth:`forward` takes the fast path for these inputs."""
+        if not self.fast_path or type(self.corruption) is not ShuffleNodes:
+            return False
+        if len(args) + len(kwargs) > 1 or (kwargs and "edge_weight" not in kwargs):
+            return False
+        edge_weight = args[0] if args else kwargs.get("edge_weight")
+        uses = getattr(self.encoder, "uses_fast_path", None)
+        return callable(uses) and hasattr(self.encoder, "forward_shuffled") \
+            and bool(uses(x, edge_index, edge_weight))
+
+    def _forward_shuffled(self, x: Tensor, edge_index: Tensor, *args: Any,
+                          **kwargs: Any) -> tuple[Tensor, Tensor] | None:
+        if not self.uses_fast_path(x, edge_index, *args, **kwargs):
+            return None
+        edge_weight = args[0] if args else kwargs.get("edge_weight")
+        perm = self.corruption.permutation(x.size(0), x.device)
+        return self.encoder.forward_shuffled(x, edge_index, edge_weight, perm=perm)
 
     def summarise(self, z: Tensor, *args: Any, batch: Tensor | None = None,
                   **kwargs: Any) -> Tensor:

@@ -1,4 +1,5 @@
 """Parts that models compose: encoders, readouts, critics and corruptions."""
+from graphinfo.nn.activations import PReLU, make_activation, prelu
 from graphinfo.nn.corruptions import DropEdges, MaskFeatures, ShuffleNodes, make_corruption
 from graphinfo.nn.discriminators import (
     BilinearDiscriminator,
@@ -26,6 +27,7 @@ from graphinfo.nn.readouts import (
 )
 
 __all__ = [
+    "PReLU", "prelu", "make_activation",
     "GNNEncoder", "GCNEncoder", "SAGEEncoder", "GINEncoder", "GATEncoder", "make_encoder",
     "Readout", "SigmoidMeanReadout", "MeanReadout", "SumReadout", "MaxReadout",
     "AttentionReadout", "make_readout",

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -279,3 +281,172 @@ def test_parts_must_be_names_or_callables():
     with pytest.raises(ValueError, match="scores embeddings of size 8 with summaries of size 8, "
                                          "got 5 and 8"):
         critic(torch.randn(4, 5), torch.randn(8))
+
+
+# -- the fast path -------------------------------------------------------------------------------
+
+def _sparse_feature_graph(planted):
+    """The planted graph with binary features at about 5 % density (a sparse operator) and
+    positive edge weights."""
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.rand(planted.num_nodes, 40, generator=generator) < 0.05).float()
+    weight = torch.rand(planted.edge_index.size(1), generator=generator) + 0.5
+    return x, planted.edge_index, weight
+
+
+def _loss_and_grads(model, args, seed, kwargs=None):
+    model.zero_grad()
+    torch.manual_seed(seed)  # the same permutation for both models
+    loss = model.loss(*model(*args, **(kwargs or {})))
+    loss.backward()
+    return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("features", ["dense", "sparse"])
+@pytest.mark.parametrize("estimator, num_layers", [("jsd", 1), ("dv", 1), ("jsd", 2),
+                                                   ("dv", 2)])
+def test_fast_path_gives_the_general_paths_loss_and_gradients(planted, features, estimator,
+                                                              num_layers):
+    args = (planted.x, planted.edge_index) if features == "dense" else \
+        _sparse_feature_graph(planted)
+    torch.manual_seed(0)
+    fast = DGI(16, in_channels=args[0].size(1), estimator=estimator,
+               encoder_kwargs={"num_layers": num_layers})
+    general = copy.deepcopy(fast)
+    general.fast_path = False
+    assert fast.uses_fast_path(*args) and not general.uses_fast_path(*args)
+    assert not general.encoder.fast_path  # PyG's message passing, as in DeepGraphInfomax
+    optimizers = [torch.optim.Adam(m.parameters(), lr=0.01) for m in (fast, general)]
+    for step in range(3):  # the same training trajectory, not only the same first step
+        loss, grads = _loss_and_grads(fast, args, seed=step)
+        expected_loss, expected_grads = _loss_and_grads(general, args, seed=step)
+        # rtol 1e-5, and an absolute floor of float32 rounding for a DV loss near zero
+        assert torch.allclose(loss, expected_loss, rtol=1e-5, atol=1e-6), (
+            step, float(loss), float(expected_loss))
+        assert grads.keys() == expected_grads.keys()
+        for name, grad in grads.items():
+            assert torch.allclose(grad, expected_grads[name], atol=1e-6), (step, name)
+        for optimizer in optimizers:
+            optimizer.step()
+    # Another permutation gives another loss: the permutation is what the seed fixed.
+    assert not torch.allclose(_loss_and_grads(fast, args, seed=100)[0], loss, rtol=1e-5)
+
+
+def test_fast_path_with_edge_weights_as_keyword_and_a_batch_vector(planted):
+    x, edge_index, weight = _sparse_feature_graph(planted)
+    batch = (torch.arange(planted.num_nodes) >= 100).long()
+    torch.manual_seed(0)
+    fast = DGI(8, in_channels=x.size(1))
+    general = copy.deepcopy(fast)
+    general.fast_path = False
+    assert fast.uses_fast_path(x, edge_index, edge_weight=weight)
+    for kwargs in ({"edge_weight": weight}, {"edge_weight": weight, "batch": batch}):
+        loss, grads = _loss_and_grads(fast, (x, edge_index), seed=1, kwargs=kwargs)
+        expected_loss, expected_grads = _loss_and_grads(general, (x, edge_index), seed=1,
+                                                        kwargs=kwargs)
+        assert torch.allclose(loss, expected_loss, rtol=1e-5, atol=0)
+        for name, grad in grads.items():
+            assert torch.allclose(grad, expected_grads[name], atol=1e-6), name
+
+
+def test_fast_path_switch_reaches_the_encoder():
+    x, edge_index = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    model = DGI(8, in_channels=3)
+    assert model.fast_path and model.encoder.fast_path
+    assert model.uses_fast_path(x, edge_index) and model.uses_fast_path(x, edge_index,
+                                                                        torch.ones(4))
+    model.fast_path = False
+    assert not model.fast_path and not model.encoder.fast_path
+    assert not model.uses_fast_path(x, edge_index)
+    model.fast_path = True
+    assert model.encoder.fast_path and model.uses_fast_path(x, edge_index)
+    off = DGI(8, in_channels=3, fast_path=False)
+    assert not off.encoder.fast_path and not off.uses_fast_path(x, edge_index)
+    # Learnable edge weights: the encoder's general path, so the model's too.
+    assert not model.uses_fast_path(x, edge_index, torch.ones(4, requires_grad=True))
+
+
+@pytest.mark.parametrize("encoder, corruption", [("gcn", "drop_edges"), ("gcn", "mask_features"),
+                                                 ("sage", "shuffle"), ("gin", "shuffle")])
+def test_no_fast_path_for_other_corruptions_or_encoders(encoder, corruption):
+    x, edge_index = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    model = DGI(8, encoder, corruption=corruption, in_channels=3)
+    assert not model.uses_fast_path(x, edge_index)
+    model.fast_path = True  # an encoder without the switch is left alone
+    if encoder != "gcn":
+        assert not hasattr(model.encoder, "fast_path")
+    out = model(x, edge_index)
+    assert torch.isfinite(model.loss(*out))
+    # A plain callable corruption (even a shuffle) runs the general path too.
+    model = DGI(8, in_channels=3, corruption=lambda x, ei: (x.flip(0), ei))
+    assert not model.uses_fast_path(x, edge_index)
+    out = model(x, edge_index)
+    assert torch.allclose(out.neg_z, model.encoder(x.flip(0), edge_index))
+
+
+def test_check_inputs_skips_inputs_that_already_passed(planted, monkeypatch):
+    import graphinfo.models.base as base
+
+    calls = []
+    check_graph = base.check_graph
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return check_graph(*args, **kwargs)
+
+    monkeypatch.setattr(base, "check_graph", counting)
+    model = DGI(8, in_channels=planted.num_features)
+    x, edge_index = planted.x.clone(), planted.edge_index.clone()
+    model(x, edge_index)
+    model(x, edge_index)
+    model.embed(x, edge_index)
+    assert len(calls) == 1
+    model(x.clone(), edge_index)  # another tensor is checked ...
+    assert len(calls) == 2
+    model(x, edge_index)          # ... and so is the first one again after it
+    assert len(calls) == 3
+    weight = torch.ones(edge_index.size(1))
+    model(x, edge_index, weight)
+    model(x, edge_index, edge_weight=weight)
+    assert len(calls) == 4
+
+    # Modified in place: checked again, with the usual error.
+    with torch.no_grad():
+        x[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="'x' contains 1 NaN or infinite value"):
+        model(x, edge_index, weight)
+    with pytest.raises(ValueError, match="'x' contains 1 NaN or infinite value"):
+        model(x, edge_index, weight)  # a failed check is not remembered
+    x[0, 0] = 0.0
+    model(x, edge_index, weight)
+    edge_index[0, 0] = planted.num_nodes
+    with pytest.raises(ValueError, match="'edge_index' contains node index 300"):
+        model(x, edge_index, weight)
+    edge_index[0, 0] = 0
+    weight[0] = -1.0
+    with pytest.raises(ValueError, match="'edge_weight' must be non-negative"):
+        model(x, edge_index, weight)
+    weight[0] = 1.0
+    model(x, edge_index, weight)
+    # A model whose dtype changed checks again.
+    model.double()
+    with pytest.raises(TypeError, match="'x' has dtype torch.float32 but the model's"):
+        model(x, edge_index, weight)
+
+
+def test_embed_inputs_created_in_inference_mode(planted):
+    model = DGI(8, in_channels=planted.num_features)
+    expected = model.embed(planted.x, planted.edge_index)
+    with torch.inference_mode():
+        x, edge_index = planted.x.clone(), planted.edge_index.clone()
+        assert torch.allclose(model.embed(x, edge_index), expected)
+        assert torch.allclose(model.embed(x, edge_index), expected)
+
+
+def test_a_used_model_can_be_saved_whole(tmp_path):
+    x, edge_index = torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    model = DGI(8, in_channels=3)
+    model(x, edge_index)
+    torch.save(model, tmp_path / "model.pt")
+    loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert torch.equal(loaded.embed(x, edge_index), model.embed(x, edge_index))

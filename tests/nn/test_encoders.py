@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch_geometric.nn import GCNConv
@@ -87,3 +89,285 @@ def test_gcn_encoder_sparse_and_edge_list_paths_agree(tiny_graph):
     before = encoder(tiny_graph.x, edge_index)
     edge_index[1, -1] = 5
     assert not torch.allclose(before, encoder(tiny_graph.x, edge_index))
+
+
+# -- GCNEncoder's fast path ----------------------------------------------------------------------
+
+NUM_NODES, NUM_FEATURES = 40, 50
+
+
+def _graph(seed=0):
+    """A directed graph on 40 nodes with duplicate edges; nodes 36-39 have no edges at all."""
+    generator = torch.Generator().manual_seed(seed)
+    edge_index = torch.randint(0, 36, (2, 150), generator=generator)
+    edge_index = torch.cat([edge_index, edge_index[:, :10]], dim=1)  # duplicates
+    weight = torch.rand(edge_index.size(1), generator=generator) + 0.1
+    return edge_index, weight
+
+
+def _features(kind, seed=0):
+    """Dense features, binary ones at 2 % or 8 % density, or the 8 % ones as a sparse COO."""
+    generator = torch.Generator().manual_seed(seed)
+    if kind == "dense":
+        return torch.randn(NUM_NODES, NUM_FEATURES, generator=generator)
+    density = 0.02 if kind == "binary_2" else 0.08
+    numel = NUM_NODES * NUM_FEATURES
+    x = torch.zeros(numel)
+    x[torch.randperm(numel, generator=generator)[:round(density * numel)]] = 1.0
+    x = x.view(NUM_NODES, NUM_FEATURES)
+    return x.to_sparse_coo() if kind == "coo" else x
+
+
+def _shuffle(x, perm):
+    return x.index_select(0, perm)
+
+
+def _run(encoder, x, edge_index, weight, upstream, perm=None):
+    """Embeddings (clean, and shuffled when ``perm`` is given) and every parameter's gradient of
+    a fixed linear function of them."""
+    encoder.zero_grad()
+    if perm is None:
+        outs = [encoder(x, edge_index, weight)]
+    else:
+        outs = list(encoder.forward_shuffled(x, edge_index, weight, perm=perm))
+    sum((out * u).sum() for out, u in zip(outs, upstream)).backward()
+    return [out.detach() for out in outs], {n: p.grad.clone() for n, p in
+                                           encoder.named_parameters()}
+
+
+def _upstream(count=2):
+    generator = torch.Generator().manual_seed(7)
+    return [torch.randn(NUM_NODES, 8, generator=generator) for _ in range(count)]
+
+
+def _assert_close(first, second, atol=1e-5):
+    (outs, grads), (other_outs, other_grads) = first, second
+    assert len(outs) == len(other_outs)
+    for a, b in zip(outs, other_outs):
+        assert torch.allclose(a, b, atol=atol), float((a - b).abs().max())
+    assert grads.keys() == other_grads.keys()
+    for name in grads:
+        assert torch.allclose(grads[name], other_grads[name], atol=atol), name
+
+
+FEATURE_CASES = [("dense", None), ("dense", True), ("dense", False), ("binary_2", None),
+                 ("binary_8", None), ("coo", None)]
+
+
+@pytest.mark.parametrize("kind, aggregate_first", FEATURE_CASES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_gcn_fast_path_equals_the_pyg_path(kind, aggregate_first, weighted, num_layers):
+    torch.manual_seed(0)
+    fast = GCNEncoder(NUM_FEATURES, 8, num_layers=num_layers, aggregate_first=aggregate_first)
+    general = copy.deepcopy(fast)
+    general.fast_path = False
+    x = _features(kind)
+    edge_index, weight = _graph()
+    weight = weight if weighted else None
+    assert fast.uses_fast_path(x, edge_index, weight)
+    assert not general.uses_fast_path(x, edge_index, weight)
+    upstream = _upstream(1)
+    expected = _run(general, x, edge_index, weight, upstream)
+    _assert_close(_run(fast, x, edge_index, weight, upstream), expected)
+    # Again, now from the caches.
+    _assert_close(_run(fast, x, edge_index, weight, upstream), expected)
+
+
+@pytest.mark.parametrize("kind, aggregate_first", FEATURE_CASES)
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_forward_shuffled_is_forward_of_x_and_of_the_shuffled_x(kind, aggregate_first,
+                                                               num_layers):
+    torch.manual_seed(0)
+    encoder = GCNEncoder(NUM_FEATURES, 8, num_layers=num_layers, aggregate_first=aggregate_first)
+    general = copy.deepcopy(encoder)
+    general.fast_path = False
+    x = _features(kind)
+    edge_index, weight = _graph()
+    perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
+    upstream = _upstream()
+    shuffled = _run(encoder, x, edge_index, weight, upstream, perm=perm)
+
+    def separately(model):
+        clean, clean_grads = _run(model, x, edge_index, weight, upstream[:1])
+        corrupt, corrupt_grads = _run(model, _shuffle(x, perm), edge_index, weight,
+                                      upstream[1:])
+        return clean + corrupt, {n: g + corrupt_grads[n] for n, g in clean_grads.items()}
+
+    _assert_close(shuffled, separately(encoder))
+    _assert_close(shuffled, separately(general))
+    # The two views really differ (the permutation was applied).
+    assert not torch.allclose(shuffled[0][0], shuffled[0][1], atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["dense", "binary_2"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_features_that_require_grad_get_the_same_gradient_on_both_paths(kind, num_layers):
+    torch.manual_seed(0)
+    fast = GCNEncoder(NUM_FEATURES, 8, num_layers=num_layers, aggregate_first=True)
+    general = copy.deepcopy(fast)
+    general.fast_path = False
+    edge_index, weight = _graph()
+    perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
+    upstream = _upstream()
+    base = _features(kind)
+
+    x_fast, x_general = base.clone().requires_grad_(), base.clone().requires_grad_()
+    fast_run = _run(fast, x_fast, edge_index, weight, upstream, perm=perm)
+    general.zero_grad()
+    pos = general(x_general, edge_index, weight)
+    neg = general(x_general[perm], edge_index, weight)
+    ((pos * upstream[0]).sum() + (neg * upstream[1]).sum()).backward()
+    _assert_close(fast_run, ([pos.detach(), neg.detach()],
+                             {n: p.grad for n, p in general.named_parameters()}))
+    assert x_fast.grad is not None and x_fast.grad.abs().sum() > 0
+    assert torch.allclose(x_fast.grad, x_general.grad, atol=1e-5)
+
+    x_single = base.clone().requires_grad_()
+    (fast(x_single, edge_index, weight) * upstream[0]).sum().backward()
+    x_reference = base.clone().requires_grad_()
+    (general(x_reference, edge_index, weight) * upstream[0]).sum().backward()
+    assert torch.allclose(x_single.grad, x_reference.grad, atol=1e-5)
+
+
+def test_learnable_edge_weights_take_the_general_path_and_get_gradients():
+    torch.manual_seed(0)
+    encoder = GCNEncoder(NUM_FEATURES, 8)
+    x = _features("dense")
+    edge_index, weight = _graph()
+    learnable = weight.clone().requires_grad_()
+    assert encoder.uses_fast_path(x, edge_index, weight)
+    assert not encoder.uses_fast_path(x, edge_index, learnable)
+    with pytest.raises(ValueError, match="forward_shuffled needs inputs of the fast path"):
+        encoder.forward_shuffled(x, edge_index, learnable, perm=torch.arange(NUM_NODES))
+    out = encoder(x, edge_index, learnable)
+    assert torch.allclose(out, encoder(x, edge_index, weight), atol=1e-5)
+    # PyG's own normalising GCNConv + PReLU with the same weights gives the same gradient.
+    conv, act = GCNConv(NUM_FEATURES, 8), torch.nn.PReLU(8)
+    conv.load_state_dict(encoder.convs[0].state_dict())
+    act.load_state_dict(encoder.acts[0].state_dict())
+    reference_weight = weight.clone().requires_grad_()
+    upstream = _upstream(1)[0]
+    (out * upstream).sum().backward()
+    (act(conv(x, edge_index, reference_weight)) * upstream).sum().backward()
+    assert learnable.grad.abs().sum() > 0
+    assert torch.allclose(learnable.grad, reference_weight.grad, atol=1e-5)
+
+
+def test_fast_path_does_not_use_message_passing(monkeypatch):
+    encoder = GCNEncoder(NUM_FEATURES, 8, num_layers=2)
+    x, (edge_index, weight) = _features("binary_8"), _graph()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("GCNConv.forward called on the fast path")
+
+    expected = copy.deepcopy(encoder)(x, edge_index, weight)
+    monkeypatch.setattr(GCNConv, "forward", fail)
+    assert torch.allclose(encoder(x, edge_index, weight), expected, atol=1e-5)
+    encoder.forward_shuffled(x, edge_index, weight, perm=torch.arange(NUM_NODES))
+    encoder.fast_path = False
+    with pytest.raises(AssertionError, match="GCNConv.forward called"):
+        encoder(x, edge_index, weight)
+
+
+def test_uses_fast_path_only_for_edge_lists_and_constant_weights():
+    encoder = GCNEncoder(4, 8)
+    x, edge_index = torch.randn(5, 4), torch.tensor([[0, 1, 2], [1, 2, 3]])
+    assert encoder.uses_fast_path(x, edge_index)
+    assert encoder.uses_fast_path(x, edge_index, torch.ones(3))
+    assert not encoder.uses_fast_path(x, edge_index, torch.ones(3, requires_grad=True))
+    adjacency = torch.sparse_coo_tensor(edge_index, torch.ones(3), (5, 5), check_invariants=True)
+    assert not encoder.uses_fast_path(x, adjacency)
+    encoder.fast_path = False
+    assert not encoder.uses_fast_path(x, edge_index)
+
+
+@pytest.mark.parametrize("kind, aggregate_first", [("dense", True), ("dense", False),
+                                                   ("binary_2", None)])
+def test_a_graph_changed_in_place_is_not_served_from_the_cache(kind, aggregate_first):
+    torch.manual_seed(0)
+    encoder = GCNEncoder(NUM_FEATURES, 8, num_layers=2, aggregate_first=aggregate_first)
+    general = copy.deepcopy(encoder)
+    general.fast_path = False
+    x = _features(kind)
+    edge_index, weight = _graph()
+    perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
+    before = encoder(x, edge_index, weight)
+    encoder.forward_shuffled(x, edge_index, weight, perm=perm)
+    changes = [lambda: edge_index[1, :20].copy_(torch.arange(36, 40).repeat(5)),  # isolated
+               lambda: weight.mul_(torch.linspace(0.1, 3.0, weight.numel())),
+               lambda: x[:10].mul_(-2.0)]
+    for change in changes:
+        change()
+        out = encoder(x, edge_index, weight)
+        assert not torch.allclose(out, before, atol=1e-4)
+        assert torch.allclose(out, general(x, edge_index, weight), atol=1e-5)
+        pos, neg = encoder.forward_shuffled(x, edge_index, weight, perm=perm)
+        assert torch.allclose(pos, out, atol=1e-5)
+        assert torch.allclose(neg, general(x[perm], edge_index, weight), atol=1e-5)
+        before = out
+
+
+def test_forward_shuffled_checks_the_permutation():
+    encoder = GCNEncoder(NUM_FEATURES, 8)
+    x, (edge_index, _) = _features("dense"), _graph()
+    with pytest.raises(ValueError, match=r"'perm' must be a permutation of the 40 nodes, got "
+                                         r"shape \(39,\)"):
+        encoder.forward_shuffled(x, edge_index, perm=torch.arange(NUM_NODES - 1))
+    with pytest.raises(ValueError, match=r"got shape \(2, 20\)"):
+        encoder.forward_shuffled(x, edge_index, perm=torch.arange(NUM_NODES).view(2, 20))
+
+
+def test_fast_path_after_inference_mode_and_in_float64():
+    torch.manual_seed(0)
+    encoder = GCNEncoder(NUM_FEATURES, 8, num_layers=2).double()
+    general = copy.deepcopy(encoder)
+    general.fast_path = False
+    edge_index, weight = _graph()
+    for kind in ("dense", "binary_2"):
+        x = _features(kind).double()
+        with torch.inference_mode():  # fills the caches inside inference mode
+            first = encoder(x, edge_index, weight)
+        assert torch.allclose(first, general(x, edge_index, weight), atol=1e-12)
+        upstream = [u.double() for u in _upstream()]
+        perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
+        run = _run(encoder, x, edge_index, weight, upstream, perm=perm)
+        clean, clean_grads = _run(general, x, edge_index, weight, upstream[:1])
+        corrupt, corrupt_grads = _run(general, x[perm], edge_index, weight, upstream[1:])
+        _assert_close(run, (clean + corrupt,
+                            {n: g + corrupt_grads[n] for n, g in clean_grads.items()}),
+                      atol=1e-12)
+
+
+@pytest.mark.parametrize("options", [{"improved": True}, {"add_self_loops": False},
+                                     {"bias": False}])
+@pytest.mark.parametrize("aggregate_first", [True, False])
+def test_fast_path_follows_the_gcn_options(options, aggregate_first):
+    torch.manual_seed(0)
+    encoder = GCNEncoder(NUM_FEATURES, 8, num_layers=2, aggregate_first=aggregate_first,
+                         **options)
+    general = copy.deepcopy(encoder)
+    general.fast_path = False
+    x, (edge_index, weight) = _features("dense"), _graph()
+    upstream = _upstream(1)
+    before = _run(encoder, x, edge_index, weight, upstream)
+    _assert_close(before, _run(general, x, edge_index, weight, upstream))
+    if "bias" in options:
+        return
+    # Options changed on a used encoder are not served from the caches of the old ones.
+    for model in (encoder, general):
+        model.improved, model.add_self_loops = not model.improved, not model.add_self_loops
+    changed = _run(encoder, x, edge_index, weight, upstream)
+    assert not torch.allclose(changed[0][0], before[0][0], atol=1e-3)
+    _assert_close(changed, _run(general, x, edge_index, weight, upstream))
+
+
+@pytest.mark.parametrize("conv_kwargs", [{"aggr": "max"}, {"aggr": "mean"},
+                                         {"flow": "target_to_source"}])
+def test_fast_path_is_not_taken_for_convolution_options_it_does_not_implement(conv_kwargs):
+    torch.manual_seed(0)
+    encoder = GCNEncoder(NUM_FEATURES, 8, **conv_kwargs)
+    general = copy.deepcopy(encoder)
+    general.fast_path = False
+    x, (edge_index, _) = _features("dense"), _graph()  # a directed graph
+    assert torch.allclose(encoder(x, edge_index), general(x, edge_index), atol=1e-5)
