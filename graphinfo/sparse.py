@@ -61,17 +61,19 @@ class _SparseMatmul(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None]:
+        # Written with differentiable operations: with create_graph=True the result is itself
+        # differentiable in ``grad`` (a product with the transpose is linear).
         if not ctx.needs_input_grad[0]:
             return None, None
         op: SparseOperator = ctx.op
-        if op.dense_transpose is not None:
-            if op.dense_transpose._version != op.dense_transpose_version:
+        dense = op._dense() if op._dense is not None else None
+        if dense is not None:
+            if dense._version != op._dense_version:
                 raise RuntimeError("The dense matrix behind a SparseOperator was modified in "
                                    "place after the product was computed; its gradient would "
                                    "be wrong")
-            return op.dense_transpose.to(grad.dtype) @ grad, None
-        transposed = op.t()
-        return _gather_sum(transposed.crow, transposed.col, transposed.val, grad), None
+            return dense.t().to(grad.dtype) @ grad, None
+        return op.t().matmul(grad), None
 
 
 class SparseOperator:
@@ -79,36 +81,50 @@ class SparseOperator:
     multiplies dense matrices, ``op @ dense`` or :meth:`matmul`, differentiably in ``dense``.
 
     The product is a weighted gather-sum per row (no per-edge tensor); the backward pass uses the
-    transposed operator (built on first use and kept), or ``dense_transpose @ grad`` when a dense
-    :math:`\mathbf{S}^\top` is supplied (faster for moderately dense feature matrices).
+    transposed operator (built on first use and kept), or a dense GEMM with the transpose of
+    ``dense`` when the dense form is supplied (faster for moderately dense feature matrices).
 
     Args:
         crow (Tensor): Row pointers, :math:`(M + 1)`.
         col (Tensor): Column index of every stored entry, :math:`(\mathrm{nnz})`.
         val (Tensor): Value of every stored entry, :math:`(\mathrm{nnz})`.
         num_cols (int): :math:`N`.
-        dense_transpose (Tensor, optional): :math:`\mathbf{S}^\top` as a dense tensor (may be a
-            transposed view), used for the backward pass.
+        dense (Tensor, optional): :math:`\mathbf{S}` as a dense tensor, used (while it exists,
+            weakly referenced) for the backward pass.
     """
 
     def __init__(self, crow: Tensor, col: Tensor, val: Tensor, num_cols: int,
-                 dense_transpose: Tensor | None = None) -> None:
-        self.crow = crow
-        self.col = col
+                 dense: Tensor | None = None) -> None:
+        # int64 indices throughout: int32 keys would overflow and embedding_bag wants one dtype.
+        self.crow = crow.long()
+        self.col = col.long()
         self.val = val
-        self.shape = (crow.numel() - 1, num_cols)
-        self.dense_transpose = dense_transpose
-        self.dense_transpose_version = None if dense_transpose is None \
-            else dense_transpose._version
+        self.shape = (self.crow.numel() - 1, num_cols)
+        # The dense form of this matrix, referenced weakly (an operator never keeps a user's
+        # tensor alive): while it exists and is unmodified, the backward pass multiplies by its
+        # transpose; once it is gone, by the sparse transpose.
+        self._dense: weakref.ref[Tensor] | None = None
+        self._dense_version: int | None = None
+        if dense is not None and not dense.is_inference():
+            self._dense, self._dense_version = weakref.ref(dense), dense._version
         self._transpose: SparseOperator | None = None
+        self._transpose_of: weakref.ref[SparseOperator] | None = None  # no reference cycle
         # (operator, perm) when this is operator.permute_columns(perm): the transpose is then
         # built from the operator's kept transpose instead of by sorting.
         self._permuted_from: tuple[SparseOperator, Tensor] | None = None
+
+    @property
+    def dense_transpose(self) -> Tensor | None:
+        r""":math:`\mathbf{S}^\top` as a dense view, while the dense matrix given at construction
+        still exists; None otherwise."""
+        dense = self._dense() if self._dense is not None else None
+        return None if dense is None else dense.t()
 
     @classmethod
     def from_coo(cls, row: Tensor, col: Tensor, val: Tensor, shape: tuple[int, int],
                  **kwargs: Any) -> SparseOperator:
         """From unsorted COO entries (duplicates are kept and summed by every product)."""
+        row, col = row.long(), col.long()
         order = torch.argsort(row * shape[1] + col)
         counts = torch.bincount(row, minlength=shape[0])
         crow = torch.zeros(shape[0] + 1, dtype=torch.long, device=row.device)
@@ -127,7 +143,7 @@ class SparseOperator:
             return cls.from_coo(row, col, matrix.values(), tuple(matrix.shape))
         row, col = matrix.nonzero(as_tuple=True)
         return cls.from_coo(row, col, matrix[row, col], tuple(matrix.shape),
-                            dense_transpose=matrix.t() if keep_dense_transpose else None)
+                            dense=matrix if keep_dense_transpose else None)
 
     @property
     def nnz(self) -> int:
@@ -156,6 +172,10 @@ class SparseOperator:
 
     def t(self) -> SparseOperator:
         """The transposed operator (computed once, then kept)."""
+        if self._transpose is None and self._transpose_of is not None:
+            original = self._transpose_of()
+            if original is not None:
+                return original
         if self._transpose is None and self._permuted_from is not None:
             self._transpose = self._build_permuted_transpose()
         if self._transpose is None:
@@ -166,7 +186,7 @@ class SparseOperator:
             torch.cumsum(counts, 0, out=crow[1:])
             transposed = SparseOperator(crow, self.row_index()[order], self.val[order],
                                         self.shape[0])
-            transposed._transpose = self
+            transposed._transpose_of = weakref.ref(self)
             self._transpose = transposed
         return self._transpose
 
@@ -270,9 +290,11 @@ class TensorRef:
     cached for it is recomputed); a reference that went through pickling never matches either.
     """
 
-    def __init__(self, tensor: Tensor | None) -> None:
+    def __init__(self, tensor: Tensor | None,
+                 on_death: Callable[[weakref.ref[Tensor]], None] | None = None) -> None:
         self.trackable = tensor is None or not tensor.is_inference()
-        self.ref = None if tensor is None or not self.trackable else weakref.ref(tensor)
+        self.ref = None if tensor is None or not self.trackable \
+            else weakref.ref(tensor, on_death)
         self.version = tensor._version if tensor is not None and self.trackable else None
 
     def refers_to(self, tensor: Tensor | None) -> bool:
@@ -296,8 +318,10 @@ class TensorCache:
     """Remembers values computed from tensors, keyed by the tensors' identity.
 
     An entry is reused only while its key tensors are alive and unmodified in place (their
-    version counters are unchanged) and the extra key is equal, so a stale value is never
-    returned. The ``size`` most recent entries are kept. Values are always computed outside
+    version counters are unchanged) and the extra key is equal; an entry is dropped as soon as
+    one of its tensors is garbage collected. Writes that bypass the version counter (through
+    ``tensor.data``, NumPy or DLPack views) are not seen: call :meth:`clear` after them. The
+    ``size`` most recent entries are kept. Values are always computed outside
     inference mode and without gradient, so they can serve a later backward pass.
     """
 
@@ -305,18 +329,32 @@ class TensorCache:
         self.size = size
         self._entries: list[tuple[tuple[TensorRef, ...], Any, Any]] = []
 
+    def _evict_dead(self) -> None:
+        self._entries = [entry for entry in self._entries
+                         if not any(ref.is_dead() for ref in entry[0])]
+
+    def _death_callback(self) -> Callable[[Any], None]:
+        # Frees an entry's value as soon as one of its tensors is garbage collected; holds the
+        # cache weakly so the callback does not keep it alive.
+        cache = weakref.ref(self)
+
+        def evict(_: Any) -> None:
+            alive = cache()
+            if alive is not None:
+                alive._evict_dead()
+        return evict
+
     def get(self, tensors: tuple[Tensor | None, ...], extra: Any,
             build: Callable[[], Any]) -> Any:
         """The cached value for ``tensors`` and ``extra``, computed with ``build()`` on a miss."""
-        # Entries whose tensors are gone can never match again: free what they hold.
-        self._entries = [entry for entry in self._entries
-                         if not any(ref.is_dead() for ref in entry[0])]
+        self._evict_dead()
         for refs, entry_extra, value in self._entries:
             if entry_extra == extra and all(ref.refers_to(t) for ref, t in zip(refs, tensors)):
                 return value
         with torch.inference_mode(False), torch.no_grad():
             value = build()
-        self._entries.insert(0, (tuple(TensorRef(t) for t in tensors), extra, value))
+        callback = self._death_callback()
+        self._entries.insert(0, (tuple(TensorRef(t, callback) for t in tensors), extra, value))
         del self._entries[self.size:]
         return value
 

@@ -310,9 +310,12 @@ def test_tensor_cache_hits_only_for_the_same_unmodified_tensors_and_extra():
     assert cache.get((a, None), "k", lambda: build(2)) == 1          # hit
     assert cache.get((a, b), "k", lambda: build(3)) == 3             # None vs a tensor
     assert cache.get((a, None), "other", lambda: build(4)) == 4      # another extra key
-    assert cache.get((a.clone(), None), "k", lambda: build(5)) == 5  # equal, not the same
+    twin = a.clone()
+    assert cache.get((twin, None), "k", lambda: build(5)) == 5       # equal, not the same
     assert calls == [1, 3, 4, 5]
     assert len(cache._entries) == 2                                  # the size limit
+    del twin                                                         # freed: its entry goes
+    assert len(cache._entries) == 1
     assert cache.get((a, None), "other", lambda: build(6)) == 4      # still kept
     a.add_(1)                                                        # modified in place
     assert cache.get((a, None), "other", lambda: build(7)) == 7
@@ -355,3 +358,40 @@ def test_tensor_cache_accepts_inference_tensors_as_keys():
         key = torch.ones(3)
     assert cache.get((key,), None, lambda: 1) == 1
     assert cache.get((key,), None, lambda: 2) in (1, 2)  # a hit, or no caching at all
+
+
+def test_int32_indices_of_a_large_graph_do_not_overflow_the_sort_key():
+    # 50,000^2 does not fit in int32: the row-major key must be computed in int64.
+    generator = torch.Generator().manual_seed(0)
+    edge_index = torch.randint(0, 50_000, (2, 2_000), generator=generator)
+    dense = torch.randn(50_000, 3, generator=generator)
+    wide = gcn_operator(edge_index, 50_000, add_self_loops=False)
+    narrow = gcn_operator(edge_index.int(), 50_000, add_self_loops=False)
+    assert narrow.col.dtype == torch.long and narrow.crow.dtype == torch.long
+    assert torch.allclose(narrow @ dense, wide @ dense)
+
+
+def test_an_operator_does_not_keep_its_dense_matrix_alive():
+    import gc
+    import weakref
+
+    matrix = (torch.rand(40, 30) < 0.1).float()
+    op = SparseOperator.from_dense(matrix, keep_dense_transpose=True)
+    ref = weakref.ref(matrix)
+    del matrix
+    gc.collect()
+    assert ref() is None and op.dense_transpose is None
+    weight = torch.randn(30, 2, requires_grad=True)
+    (op @ weight).sum().backward()        # falls back to the sparse transpose
+    expected = op.to_torch().to_dense().t() @ torch.ones(40, 2)
+    assert torch.allclose(weight.grad, expected, atol=1e-6)
+
+
+def test_products_are_twice_differentiable():
+    generator = torch.Generator().manual_seed(1)
+    edge_index = torch.randint(0, 12, (2, 40), generator=generator)
+    op = gcn_operator(edge_index, 12, dtype=torch.float64)
+    dense = torch.randn(12, 3, dtype=torch.float64, generator=generator, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda d: op @ d, (dense,))
+    assert torch.autograd.gradgradcheck(lambda d: op.permute_columns(torch.arange(12).flip(0)) @ d,
+                                        (dense,))

@@ -80,8 +80,8 @@ class DGI(MIModel):
             are drawn in another order, so one seed gives other masks). ``False`` runs the
             encoder twice and, for an encoder with a ``fast_path`` switch
             (:class:`graphinfo.nn.GCNEncoder`), turns its sparse kernels off too: PyG's message
-            passing, as in
-            :class:`torch_geometric.nn.DeepGraphInfomax`. (default: :obj:`True`)
+            passing, as in :class:`torch_geometric.nn.DeepGraphInfomax`. ``None`` (the
+            default) means on, leaving the switch of a given encoder as it was set.
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`, optional
@@ -96,7 +96,8 @@ class DGI(MIModel):
                  in_channels: int | None = None,
                  discriminator: torch.nn.Module | str = "bilinear",
                  estimator: Callable[[Tensor, Tensor], Tensor] | str = "jsd",
-                 encoder_kwargs: dict[str, Any] | None = None, fast_path: bool = True) -> None:
+                 encoder_kwargs: dict[str, Any] | None = None,
+                 fast_path: bool | None = None) -> None:
         super().__init__()
         if not isinstance(hidden_channels, int) or hidden_channels <= 0:
             raise ValueError(f"'hidden_channels' must be a positive int, got {hidden_channels!r}")
@@ -107,7 +108,9 @@ class DGI(MIModel):
         self.corruption = make_corruption(corruption)
         self.discriminator = make_discriminator(discriminator, hidden_channels)
         self.estimator = make_estimator(estimator)
-        self.fast_path = fast_path
+        self._fast_path = True
+        if fast_path is not None:  # None leaves the encoder's own switch as it is
+            self.fast_path = fast_path
         self._register_load_state_dict_pre_hook(self._load_pyg_weight)
         self.reset_parameters()
 

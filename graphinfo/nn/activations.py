@@ -30,14 +30,24 @@ class _PReLUFunction(torch.autograd.Function):
         out = F.prelu(x, weight)
         # With positive slopes the output has the input's sign and x = out / a where x <= 0, so
         # the backward pass needs only the output (which the next layer keeps anyway) and the
-        # input can be freed: one activation-sized tensor less per layer and view.
-        ctx.from_output = bool((weight > 0).all())
+        # input can be freed: one activation-sized tensor less per layer and view. (On the CPU
+        # only: elsewhere checking the slopes would make the host wait for the device.)
+        ctx.from_output = x.device.type == "cpu" and bool((weight > 0).all())
         ctx.save_for_backward(out if ctx.from_output else x, weight)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         saved, weight = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: the same formulas, differentiably
+            is_positive = saved > 0
+            grad_x = torch.where(is_positive, grad, grad * weight)
+            grad_weight = torch.where(is_positive, 0.0, grad * saved).sum(0)
+            if weight.numel() == 1:
+                grad_weight = grad_weight.sum().reshape(weight.shape)
+            if ctx.from_output:
+                grad_weight = grad_weight / weight
+            return grad_x, grad_weight
         positive = torch.ops.aten.threshold_backward(grad, saved, 0)  # grad where x > 0, else 0
         negative = grad - positive                                      # grad where x <= 0
         # Both are fresh tensors, so the remaining passes can work in place.
@@ -55,7 +65,13 @@ class _PReLUFunction(torch.autograd.Function):
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
     """:func:`torch.nn.functional.prelu` with the cheaper backward pass for node-feature matrices
-    :math:`(N, C)` (slopes of size :math:`C` or 1); other inputs take PyTorch's kernel."""
+    :math:`(N, C)` (slopes of size :math:`C` or 1); other inputs take PyTorch's kernel.
+
+    Gradients of gradients (``create_graph=True``) take a plain differentiable formula. On the
+    CPU with positive slopes the output is kept for the backward pass rather than the input, so
+    modifying the output in place before ``backward`` is an error; use
+    :func:`torch.nn.functional.prelu` (or ``activation=torch.nn.PReLU(C)`` in an encoder) if you
+    need that."""
     if x.dim() == 2 and weight.dim() == 1 and weight.numel() in (1, x.size(1)) \
             and x.dtype == weight.dtype and torch.is_grad_enabled() \
             and (x.requires_grad or weight.requires_grad):

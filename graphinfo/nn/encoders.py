@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.nn.dense.linear import Linear
 
 from graphinfo.nn.activations import ACTIVATIONS, make_activation
 from graphinfo.resolver import resolve
@@ -21,8 +22,9 @@ from graphinfo.sparse import AdjacencyCache, SparseOperator, TensorCache, featur
 __all__ = ["ACTIVATIONS", "ENCODERS", "GATHER_COST_RATIO", "GATEncoder", "GCNEncoder",
            "GINEncoder", "GNNEncoder", "SAGEEncoder", "make_activation", "make_encoder"]
 
-#: How many times more a multiply-add costs in a sparse gather-sum than in a dense GEMM on the
-#: CPU (measured 22-30 on 2 cores); :class:`GCNEncoder` uses it to order its first layer.
+#: How many times more a multiply-add costs in a sparse gather-sum than in a dense GEMM (22-30
+#: measured on 2 CPU cores; a round figure at the low end); :class:`GCNEncoder` uses it to order
+#: its first layer.
 GATHER_COST_RATIO = 20.0
 
 class GNNEncoder(torch.nn.Module):
@@ -107,6 +109,21 @@ class GNNEncoder(torch.nn.Module):
                 f"num_layers={self.num_layers})")
 
 
+def _has_hooks(module: torch.nn.Module) -> bool:
+    return bool(module._forward_hooks or module._forward_pre_hooks
+                or module._backward_hooks or getattr(module, "_backward_pre_hooks", None))
+
+
+def _plain_gcn_conv(conv: torch.nn.Module) -> bool:
+    """Whether the fast path computes exactly what this convolution's forward would: a PyG
+    ``GCNConv`` without normalisation, sum aggregation along source -> target, its own linear
+    layer, no hooks and no explainer attached."""
+    return type(conv) is GCNConv and not conv.normalize and conv.aggr == "add" \
+        and conv.flow == "source_to_target" and type(conv.lin) is Linear \
+        and not getattr(conv, "explain", False) and not _has_hooks(conv) \
+        and not _has_hooks(conv.lin)
+
+
 class GCNEncoder(GNNEncoder):
     r"""Graph convolutional encoder (Kipf & Welling, ICLR 2017,
     `arXiv:1609.02907 <https://arxiv.org/abs/1609.02907>`_):
@@ -182,8 +199,7 @@ class GCNEncoder(GNNEncoder):
         return self.fast_path and isinstance(edge_index, Tensor) \
             and edge_index.layout == torch.strided \
             and not (edge_weight is not None and edge_weight.requires_grad) \
-            and all(type(conv) is GCNConv and not conv.normalize and conv.aggr == "add"
-                    and conv.flow == "source_to_target" for conv in self.convs)
+            and all(_plain_gcn_conv(conv) for conv in self.convs)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         if not self.uses_fast_path(x, edge_index, edge_weight):
@@ -209,6 +225,12 @@ class GCNEncoder(GNNEncoder):
         pos = self._remaining_layers(self.acts[0](pre_pos), adjacency)
         neg = self._remaining_layers(self.acts[0](pre_neg), adjacency)
         return pos, neg
+
+    def clear_cache(self) -> None:
+        """Forgets the cached adjacency, feature forms and aggregated features (they are also
+        dropped automatically when the tensors they were computed from are freed)."""
+        for cache in (self._adjacency, self._features, self._aggregated):
+            cache.clear()
 
     def _adjacency_of(self, x: Tensor, edge_index: Tensor,
                       edge_weight: Tensor | None) -> SparseOperator:

@@ -112,3 +112,19 @@ def test_prelu_module_is_torchs_module_with_the_same_state():
     assert isinstance(make_activation("prelu", 5), PReLU)
     assert make_activation("prelu", 5).weight.shape == (5,)
     assert isinstance(GCNEncoder(3, 6).acts[0], PReLU)
+
+
+def test_gradients_of_gradients_match_torch():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+    for slope in (0.25, -0.5):
+        weight = torch.full((4,), slope, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradgradcheck(prelu, (x, weight))
+        ours = torch.autograd.grad(prelu(x, weight).pow(2).sum(), (x, weight), create_graph=True)
+        theirs = torch.autograd.grad(F.prelu(x, weight).pow(2).sum(), (x, weight),
+                                     create_graph=True)
+        penalty = sum(g.pow(2).sum() for g in ours)
+        expected = sum(g.pow(2).sum() for g in theirs)
+        assert torch.allclose(penalty, expected)
+        assert torch.allclose(torch.autograd.grad(penalty, weight)[0],
+                              torch.autograd.grad(expected, weight)[0])

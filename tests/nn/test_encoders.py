@@ -371,3 +371,42 @@ def test_fast_path_is_not_taken_for_convolution_options_it_does_not_implement(co
     general.fast_path = False
     x, (edge_index, _) = _features("dense"), _graph()  # a directed graph
     assert torch.allclose(encoder(x, edge_index), general(x, edge_index), atol=1e-5)
+
+
+def test_hooks_on_a_convolution_send_the_encoder_to_the_general_path():
+    encoder = GCNEncoder(NUM_FEATURES, 8)
+    x, (edge_index, _) = _features("dense"), _graph()
+    assert encoder.uses_fast_path(x, edge_index)
+    calls = []
+    encoder.convs[0].register_forward_hook(lambda *args: calls.append(1))
+    assert not encoder.uses_fast_path(x, edge_index)
+    encoder(x, edge_index)
+    assert calls == [1]
+
+
+def test_cached_forms_of_the_features_are_freed_with_them():
+    import gc
+    import weakref
+
+    encoder = GCNEncoder(NUM_FEATURES, 8)
+    x, (edge_index, _) = _features("dense"), _graph()
+    encoder(x, edge_index)
+    assert encoder._aggregated._entries or encoder._features._entries
+    ref = weakref.ref(x)
+    del x
+    gc.collect()
+    assert ref() is None
+    assert not encoder._aggregated._entries and not encoder._features._entries
+    encoder.clear_cache()
+    assert not encoder._adjacency._entries
+
+
+def test_inference_tensors_with_moderately_sparse_features():
+    encoder = GCNEncoder(NUM_FEATURES, 8)
+    edge_index, _ = _graph()
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(NUM_NODES, NUM_FEATURES, generator=generator) \
+        * (torch.rand(NUM_NODES, NUM_FEATURES, generator=generator) < 0.08)
+    expected = encoder(x, edge_index).detach()
+    with torch.inference_mode():
+        assert torch.allclose(encoder(x.clone(), edge_index.clone()), expected, atol=1e-6)
