@@ -5,6 +5,7 @@ from typing import Any
 
 from graphinfo.models.base import MIModel
 from graphinfo.models.dgi import DGI, DGIOutput
+from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
 from graphinfo.resolver import resolve
 
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI}
@@ -19,4 +20,4 @@ def build_model(name: str, in_channels: int, **hparams: Any) -> MIModel:
     return resolve("model", name, MODELS, in_channels=in_channels, **hparams)
 
 
-__all__ = ["MIModel", "DGI", "DGIOutput", "MODELS", "build_model"]
+__all__ = ["MIModel", "DGI", "DGIOutput", "InfoGraph", "InfoGraphOutput", "MODELS", "build_model"]
