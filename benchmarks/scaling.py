@@ -192,12 +192,8 @@ def markdown(report: dict[str, Any]) -> str:
     peak_label = "peak CUDA alloc." if cuda else "peak RSS"
     base_label = "baseline (0 on CUDA)" if cuda else "import baseline"
     lines = [
-        "# graphinfo DGI: epoch time and peak memory against edge count",
-        "",
-        f"Command: `{report['command']}`  ",
-        f"Date: {report['date']}  ",
-        f"Machine: {report['machine_line']}",
-        "",
+        *speed.report_header("graphinfo DGI: epoch time and peak memory against edge count",
+                             report),
         f"Synthetic heavy-tailed graphs, nodes = edges / {AVERAGE_DEGREE}, {FEATURES} dense "
         f"Gaussian features, hidden {HIDDEN}; graphinfo.DGI defaults, fused Adam lr 1e-3 "
         "(as in fit). One fresh "

@@ -502,6 +502,12 @@ def _fmt_ratio(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def report_header(title: str, report: dict[str, Any]) -> list[str]:
+    """The Markdown title and the command / date / machine lines every result file starts with."""
+    return [f"# {title}", "", f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
+            f"Machine: {report['machine_line']}", ""]
+
+
 def markdown(report: dict[str, Any]) -> str:
     cuda = report["settings"]["device"].startswith("cuda")
     unit = "ms" if cuda else "s"
@@ -509,12 +515,7 @@ def markdown(report: dict[str, Any]) -> str:
     peak_key = "cuda_peak_bytes" if cuda else "peak_rss_kib"
     base_key = "cuda_data_bytes" if cuda else "data_rss_kib"
     lines = [
-        "# Training speed and memory: PyG DeepGraphInfomax vs graphinfo DGI",
-        "",
-        f"Command: `{report['command']}`  ",
-        f"Date: {report['date']}  ",
-        f"Machine: {report['machine_line']}",
-        "",
+        *report_header("Training speed and memory: PyG DeepGraphInfomax vs graphinfo DGI", report),
         "Model: 1-layer GCN + PReLU, sigmoid-mean summary, node-shuffle corruption, bilinear "
         "critic, BCE/JSD loss, Adam lr 1e-3 (PyG: torch.optim.Adam as in its example; graphinfo: "
         "the fused Adam its fit uses); the same training loop for both. Time: median "

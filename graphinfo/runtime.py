@@ -7,7 +7,8 @@ the kernel again, every epoch. On the 2-core machines this library is benchmarke
 a simple elementwise op on a 170k x 256 matrix about 4x slower than the arithmetic.
 :func:`tune_cpu_allocator` raises the thresholds so that freed memory stays in the heap and is
 reused (the remedy PyTorch's CPU tuning guide gives with jemalloc/tcmalloc, without preloading a
-library). The cost: memory freed after the peak stays with the process until it exits.
+library). The costs: memory freed after the peak stays with the process until it exits, and
+the peak itself can be higher (about a fifth on the PubMed- and arxiv-shaped benchmarks).
 
 :func:`graphinfo.train.fit` calls it once unless ``GRAPHINFO_TUNE_ALLOCATOR=0``; it changes
 nothing on other C libraries (macOS, Windows, musl).

@@ -215,8 +215,10 @@ class GCNEncoder(GNNEncoder):
         """``(self(x, edge_index, edge_weight), self(x[perm], edge_index, edge_weight))``,
         computed together on the fast path (call :meth:`uses_fast_path` first)."""
         if not self.uses_fast_path(x, edge_index, edge_weight):
-            raise ValueError("forward_shuffled needs inputs of the fast path (see "
-                             "GCNEncoder.uses_fast_path)")
+            raise ValueError(f"forward_shuffled needs inputs of the fast path: fast_path on (it is "
+                             f"{self.fast_path}), a [2, E] edge_index tensor (got "
+                             f"{type(edge_index).__name__}) and no learnable edge weights; "
+                             f"call forward on each view otherwise")
         if perm.dim() != 1 or perm.numel() != x.size(0):
             raise ValueError(f"'perm' must be a permutation of the {x.size(0)} nodes, got shape "
                              f"{tuple(perm.shape)}")

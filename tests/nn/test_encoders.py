@@ -140,6 +140,15 @@ def _upstream(count=2):
     return [torch.randn(NUM_NODES, 8, generator=generator) for _ in range(count)]
 
 
+def _fast_and_general(num_layers, aggregate_first):
+    """A seeded GCN encoder and a copy of it on the general path (same weights)."""
+    torch.manual_seed(0)
+    fast = GCNEncoder(NUM_FEATURES, 8, num_layers=num_layers, aggregate_first=aggregate_first)
+    general = copy.deepcopy(fast)
+    general.fast_path = False
+    return fast, general
+
+
 def _assert_close(first, second, atol=1e-5):
     (outs, grads), (other_outs, other_grads) = first, second
     assert len(outs) == len(other_outs)
@@ -158,10 +167,7 @@ FEATURE_CASES = [("dense", None), ("dense", True), ("dense", False), ("binary_2"
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_gcn_fast_path_equals_the_pyg_path(kind, aggregate_first, weighted, num_layers):
-    torch.manual_seed(0)
-    fast = GCNEncoder(NUM_FEATURES, 8, num_layers=num_layers, aggregate_first=aggregate_first)
-    general = copy.deepcopy(fast)
-    general.fast_path = False
+    fast, general = _fast_and_general(num_layers, aggregate_first)
     x = _features(kind)
     edge_index, weight = _graph()
     weight = weight if weighted else None
@@ -178,10 +184,7 @@ def test_gcn_fast_path_equals_the_pyg_path(kind, aggregate_first, weighted, num_
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_forward_shuffled_is_forward_of_x_and_of_the_shuffled_x(kind, aggregate_first,
                                                                num_layers):
-    torch.manual_seed(0)
-    encoder = GCNEncoder(NUM_FEATURES, 8, num_layers=num_layers, aggregate_first=aggregate_first)
-    general = copy.deepcopy(encoder)
-    general.fast_path = False
+    encoder, general = _fast_and_general(num_layers, aggregate_first)
     x = _features(kind)
     edge_index, weight = _graph()
     perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
