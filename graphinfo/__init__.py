@@ -1,8 +1,8 @@
 """graphinfo: unsupervised graph representation learning by mutual-information maximisation."""
 from graphinfo import estimators
 from graphinfo.embedder import Embedder
-from graphinfo.models import DGI, build_model
+from graphinfo.models import DGI, GMI, InfoGraph, build_model
 
 __version__ = "0.1.0"
 
-__all__ = ["DGI", "Embedder", "build_model", "estimators", "__version__"]
+__all__ = ["DGI", "GMI", "InfoGraph", "Embedder", "build_model", "estimators", "__version__"]

@@ -1,7 +1,9 @@
 """A scikit-learn-style front door:
-``Embedder(model='dgi', **hparams).fit(data).transform(data)``."""
+``Embedder(model='dgi', **hparams).fit(data).transform(data)``, for node embeddings of one graph
+or, with a graph-level model (``'infograph'``), graph embeddings of a collection of graphs."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -9,8 +11,8 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from graphinfo.data import LoadedDataset
-from graphinfo.models import build_model
-from graphinfo.train import History, embed, fit
+from graphinfo.models import GRAPH_LEVEL_MODELS, build_model
+from graphinfo.train import History, embed, embed_graphs, fit, fit_graphs
 
 
 def _graph(data: Data | LoadedDataset) -> Data:
@@ -23,16 +25,36 @@ def _graph(data: Data | LoadedDataset) -> Data:
     return data
 
 
+def _graphs(data: Any) -> Sequence[Data]:
+    """The graphs of a graph-level :class:`~graphinfo.data.LoadedDataset`, or ``data`` itself
+    (a PyG dataset or a list of ``Data``)."""
+    if isinstance(data, LoadedDataset):
+        if data.dataset is None:
+            raise ValueError(f"Dataset {data.name!r} is {data.task}-level; a graph-level model "
+                             f"needs a collection of graphs (a graph-level dataset)")
+        return data.dataset
+    if isinstance(data, Data):
+        raise ValueError("A graph-level model learns from a collection of graphs: pass a PyG "
+                         "dataset or a list of Data objects, not a single Data")
+    return data
+
+
 FIT_PARAMS = ("epochs", "lr", "weight_decay", "patience", "min_delta", "progress", "callbacks",
               "checkpoint", "checkpoint_every", "resume")
+#: Training arguments of :func:`graphinfo.train.fit_graphs` (graph-level models).
+GRAPH_FIT_PARAMS = ("epochs", "lr", "weight_decay", "batch_size", "shuffle", "progress",
+                    "callbacks")
 
 
 class Embedder:
-    """Learns node embeddings without labels, scikit-learn style.
+    """Learns node or graph embeddings without labels, scikit-learn style.
 
     Keyword arguments that :func:`graphinfo.train.fit` knows (``epochs``, ``lr``, ``patience``
     ...) configure training; every other one goes to the model's constructor
-    (``hidden_channels``, ``encoder``, ``estimator`` ...).
+    (``hidden_channels``, ``encoder``, ``estimator`` ...). A graph-level model
+    (:data:`graphinfo.models.GRAPH_LEVEL_MODELS`) is trained with
+    :func:`graphinfo.train.fit_graphs` (``epochs``, ``batch_size`` ...) on a collection of
+    graphs and gives one embedding per graph.
 
     Args:
         model: A model name of :data:`graphinfo.models.MODELS`. (default: ``'dgi'``)
@@ -49,6 +71,7 @@ class Embedder:
 
         emb = Embedder('dgi', hidden_channels=512, lr=1e-3).fit(data)
         z = emb.embedding_            # or emb.transform(other_graph)
+        g = Embedder('infograph', epochs=20).fit_transform(tu_dataset)   # [num_graphs, F]
     """
 
     def __init__(self, model: str = "dgi", *, seed: int | None = None,
@@ -71,9 +94,11 @@ class Embedder:
                 self.hparams[key] = value
         return self
 
-    def fit(self, data: Data, y: Any = None) -> Embedder:
+    def fit(self, data: Any, y: Any = None) -> Embedder:
         """Builds the model for ``data``'s feature size and trains it on ``data``.
         ``y`` is ignored (unsupervised); it is accepted for scikit-learn pipelines."""
+        if self._graph_level:
+            return self._fit_graphs(data)
         data = _graph(data)
         if getattr(data, "x", None) is None:
             raise ValueError("'data' must be a PyG Data object with node features 'x'")
@@ -86,13 +111,37 @@ class Embedder:
         self.embedding_: Tensor = embed(self.model_, data, device=self.device)
         return self
 
-    def transform(self, data: Data) -> Tensor:
-        """Embeddings of ``data`` (any graph with the same feature size) from the fitted model."""
+    @property
+    def _graph_level(self) -> bool:
+        return isinstance(self.model, str) and self.model.lower() in GRAPH_LEVEL_MODELS
+
+    def _fit_graphs(self, data: Any) -> Embedder:
+        graphs = _graphs(data)
+        if len(graphs) == 0 or getattr(graphs[0], "x", None) is None:
+            raise ValueError("'data' must hold at least one graph, with node features 'x'")
+        unknown = [k for k in self.hparams if k in FIT_PARAMS and k not in GRAPH_FIT_PARAMS]
+        if unknown:
+            raise ValueError(f"{unknown} are not training arguments of a graph-level model; "
+                             f"expected any of {list(GRAPH_FIT_PARAMS)}")
+        fit_kwargs = {k: v for k, v in self.hparams.items() if k in GRAPH_FIT_PARAMS}
+        model_kwargs = {k: v for k, v in self.hparams.items() if k not in GRAPH_FIT_PARAMS}
+        if self.seed is not None:
+            torch.manual_seed(self.seed)
+        self.model_ = build_model(self.model, in_channels=graphs[0].x.size(1), **model_kwargs)
+        self.history_ = fit_graphs(self.model_, graphs, device=self.device, **fit_kwargs)
+        self.embedding_ = embed_graphs(self.model_, graphs, device=self.device)
+        return self
+
+    def transform(self, data: Any) -> Tensor:
+        """Embeddings of ``data`` (any graph with the same feature size; for a graph-level model
+        a collection of graphs) from the fitted model."""
         if not hasattr(self, "model_"):
             raise RuntimeError("This Embedder is not fitted yet; call fit(data) first")
+        if self._graph_level:
+            return embed_graphs(self.model_, _graphs(data), device=self.device)
         return embed(self.model_, _graph(data), device=self.device)
 
-    def fit_transform(self, data: Data, y: Any = None) -> Tensor:
+    def fit_transform(self, data: Any, y: Any = None) -> Tensor:
         """Fits on ``data`` and returns its embeddings (``embedding_``)."""
         return self.fit(data).embedding_
 

@@ -32,7 +32,8 @@ are masked out never reach the computation, so they may hold anything (even NaN 
 receive a zero gradient.
 
 :data:`ESTIMATORS` maps names to pair-form callables ``estimator(pos, neg) -> Tensor`` for the
-models; ``'mine'`` maps to the :class:`MINE` class, whose instances are such callables (it is
+models (each also takes ``pos_weight=``, weights of the positive pairs); ``'mine'`` maps to
+the :class:`MINE` class, whose instances are such callables (it is
 stateful, so each model must create its own instance with ``MINE()``).
 
 References:
@@ -111,8 +112,33 @@ def _log_mean_exp(x: Tensor) -> Tensor:
     return torch.logsumexp(x, dim=0) - math.log(x.numel())
 
 
+def _positive_mean(values: Tensor, pos: Tensor, pos_mask: Tensor | None,
+                   pos_weight: Tensor | None) -> Tensor:
+    r"""Mean of ``values`` (one per selected positive), or with ``pos_weight`` the weighted mean
+    :math:`\sum_k w_k v_k / \sum_k w_k`: the expectation under the joint distribution that
+    gives positive :math:`k` probability proportional to :math:`w_k`."""
+    if pos_weight is None:
+        return values.mean()
+    if not isinstance(pos_weight, Tensor) or not pos_weight.is_floating_point():
+        raise TypeError("'pos_weight' must be a floating-point torch.Tensor or None, got "
+                        + (f"dtype {pos_weight.dtype}" if isinstance(pos_weight, Tensor)
+                           else type(pos_weight).__name__))
+    if pos_weight.shape != pos.shape:
+        raise ValueError(f"'pos_weight' must have the same shape as 'pos' {tuple(pos.shape)}, "
+                         f"got {tuple(pos_weight.shape)}")
+    weight = pos_weight.reshape(-1) if pos_mask is None else pos_weight[pos_mask]
+    if not bool(torch.isfinite(weight).all()) or bool((weight < 0).any()):
+        raise ValueError("'pos_weight' must hold finite, non-negative weights")
+    total = weight.sum()
+    if not bool(total > 0):
+        raise ValueError("'pos_weight' must give a positive total weight to the selected "
+                         "positives, got 0")
+    return (weight * values).sum() / total
+
+
 def jsd(pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
-        neg_mask: Tensor | None = None) -> Tensor:
+        neg_mask: Tensor | None = None, *,
+        pos_weight: Tensor | None = None) -> Tensor:
     r"""Jensen--Shannon mutual information estimator of Deep InfoMax.
 
     From Hjelm et al., *Learning deep representations by mutual information estimation and
@@ -144,23 +170,29 @@ def jsd(pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
             use. (default: :obj:`None`, all)
         neg_mask (Tensor, optional): Boolean mask of ``neg``'s shape selecting the negatives to
             use. (default: :obj:`None`, all)
+        pos_weight (Tensor, optional): Non-negative weights of ``pos``'s shape: the positive
+            expectation becomes the weighted mean over the selected positives (a joint
+            distribution that samples pairs unevenly, e.g. GMI's neighbour weights).
+            (default: :obj:`None`, uniform)
 
     Returns:
         Tensor: 0-dim tensor, the estimate (higher is better; at most 0).
 
     Raises:
         TypeError: If an input is not a floating tensor or a mask is not boolean.
-        ValueError: If a mask has the wrong shape or selects no entry.
+        ValueError: If a mask has the wrong shape or selects no entry, or ``pos_weight`` has
+            the wrong shape, a negative or non-finite entry, or a zero total.
     """
     p = _select(pos, pos_mask, "pos", "pos_mask")
     n = _select(neg, neg_mask, "neg", "neg_mask")
     # -sp(-t) = log sigmoid(t) and -sp(t) = log sigmoid(-t); F.logsigmoid is exact for all t
     # (F.softplus switches to the identity above a threshold).
-    return F.logsigmoid(p).mean() + F.logsigmoid(-n).mean()
+    return _positive_mean(F.logsigmoid(p), pos, pos_mask, pos_weight) + F.logsigmoid(-n).mean()
 
 
 def dv(pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
-       neg_mask: Tensor | None = None) -> Tensor:
+       neg_mask: Tensor | None = None, *,
+       pos_weight: Tensor | None = None) -> Tensor:
     r"""Donsker--Varadhan lower bound on the mutual information.
 
     .. math::
@@ -180,21 +212,27 @@ def dv(pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
             use. (default: :obj:`None`, all)
         neg_mask (Tensor, optional): Boolean mask of ``neg``'s shape selecting the negatives to
             use. (default: :obj:`None`, all)
+        pos_weight (Tensor, optional): Non-negative weights of ``pos``'s shape: the positive
+            expectation becomes the weighted mean over the selected positives (a joint
+            distribution that samples pairs unevenly, e.g. GMI's neighbour weights).
+            (default: :obj:`None`, uniform)
 
     Returns:
         Tensor: 0-dim tensor, the estimate in nats (higher is better).
 
     Raises:
         TypeError: If an input is not a floating tensor or a mask is not boolean.
-        ValueError: If a mask has the wrong shape or selects no entry.
+        ValueError: If a mask has the wrong shape or selects no entry, or ``pos_weight`` has
+            the wrong shape, a negative or non-finite entry, or a zero total.
     """
     p = _select(pos, pos_mask, "pos", "pos_mask")
     n = _select(neg, neg_mask, "neg", "neg_mask")
-    return p.mean() - _log_mean_exp(n)
+    return _positive_mean(p, pos, pos_mask, pos_weight) - _log_mean_exp(n)
 
 
 def nwj(pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
-        neg_mask: Tensor | None = None) -> Tensor:
+        neg_mask: Tensor | None = None, *,
+        pos_weight: Tensor | None = None) -> Tensor:
     r"""Nguyen--Wainwright--Jordan lower bound on the mutual information.
 
     .. math::
@@ -217,17 +255,22 @@ def nwj(pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
             use. (default: :obj:`None`, all)
         neg_mask (Tensor, optional): Boolean mask of ``neg``'s shape selecting the negatives to
             use. (default: :obj:`None`, all)
+        pos_weight (Tensor, optional): Non-negative weights of ``pos``'s shape: the positive
+            expectation becomes the weighted mean over the selected positives (a joint
+            distribution that samples pairs unevenly, e.g. GMI's neighbour weights).
+            (default: :obj:`None`, uniform)
 
     Returns:
         Tensor: 0-dim tensor, the estimate in nats (higher is better).
 
     Raises:
         TypeError: If an input is not a floating tensor or a mask is not boolean.
-        ValueError: If a mask has the wrong shape or selects no entry.
+        ValueError: If a mask has the wrong shape or selects no entry, or ``pos_weight`` has
+            the wrong shape, a negative or non-finite entry, or a zero total.
     """
     p = _select(pos, pos_mask, "pos", "pos_mask")
     n = _select(neg, neg_mask, "neg", "neg_mask")
-    return p.mean() - torch.exp(_log_mean_exp(n) - 1.0)
+    return _positive_mean(p, pos, pos_mask, pos_weight) - torch.exp(_log_mean_exp(n) - 1.0)
 
 
 def infonce(scores: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -294,7 +337,8 @@ def infonce(scores: Tensor, mask: Tensor | None = None) -> Tensor:
 
 
 def infonce_shared_negatives(pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
-                             neg_mask: Tensor | None = None) -> Tensor:
+                             neg_mask: Tensor | None = None, *,
+                             pos_weight: Tensor | None = None) -> Tensor:
     r"""InfoNCE when every positive competes with one shared pool of negatives.
 
     This is the setting of Deep Graph Infomax, where each node's score against the graph
@@ -316,19 +360,25 @@ def infonce_shared_negatives(pos: Tensor, neg: Tensor, pos_mask: Tensor | None =
             use. (default: :obj:`None`, all)
         neg_mask (Tensor, optional): Boolean mask of ``neg``'s shape selecting the negatives to
             use. (default: :obj:`None`, all)
+        pos_weight (Tensor, optional): Non-negative weights of ``pos``'s shape: the positive
+            expectation becomes the weighted mean over the selected positives (a joint
+            distribution that samples pairs unevenly, e.g. GMI's neighbour weights).
+            (default: :obj:`None`, uniform)
 
     Returns:
         Tensor: 0-dim tensor, the estimate in nats (higher is better).
 
     Raises:
         TypeError: If an input is not a floating tensor or a mask is not boolean.
-        ValueError: If a mask has the wrong shape or selects no entry.
+        ValueError: If a mask has the wrong shape or selects no entry, or ``pos_weight`` has
+            the wrong shape, a negative or non-finite entry, or a zero total.
     """
     p = _select(pos, pos_mask, "pos", "pos_mask")
     n = _select(neg, neg_mask, "neg", "neg_mask")
     lse_neg = torch.logsumexp(n, dim=0)
     # logaddexp(p, .) >= p exactly, so every term and their mean are <= 0.
-    return math.log(1 + n.numel()) + (p - torch.logaddexp(p, lse_neg)).mean()
+    terms = p - torch.logaddexp(p, lse_neg)
+    return math.log(1 + n.numel()) + _positive_mean(terms, pos, pos_mask, pos_weight)
 
 
 class MINE(torch.nn.Module):
@@ -387,7 +437,8 @@ class MINE(torch.nn.Module):
         self.ema_initialized.fill_(False)
 
     def forward(self, pos: Tensor, neg: Tensor, pos_mask: Tensor | None = None,
-                neg_mask: Tensor | None = None) -> Tensor:
+                neg_mask: Tensor | None = None, *,
+                pos_weight: Tensor | None = None) -> Tensor:
         r"""Returns the DV estimate with the moving-average corrected gradient.
 
         Args:
@@ -398,6 +449,8 @@ class MINE(torch.nn.Module):
                 positives to use. (default: :obj:`None`, all)
             neg_mask (Tensor, optional): Boolean mask of ``neg``'s shape selecting the
                 negatives to use. (default: :obj:`None`, all)
+            pos_weight (Tensor, optional): Non-negative weights of ``pos``'s shape for a
+                weighted positive expectation, as in :func:`dv`. (default: :obj:`None`)
 
         Returns:
             Tensor: 0-dim tensor whose value equals ``dv(pos, neg)`` (nats, higher is better)
@@ -406,11 +459,12 @@ class MINE(torch.nn.Module):
 
         Raises:
             TypeError: If an input is not a floating tensor or a mask is not boolean.
-            ValueError: If a mask has the wrong shape or selects no entry.
+            ValueError: If a mask has the wrong shape or selects no entry, or ``pos_weight``
+                is malformed.
         """
         p = _select(pos, pos_mask, "pos", "pos_mask")
         n = _select(neg, neg_mask, "neg", "neg_mask")
-        pos_mean = p.mean()
+        pos_mean = _positive_mean(p, pos, pos_mask, pos_weight)
         log_mean = _log_mean_exp(n)
         value = pos_mean - log_mean
 

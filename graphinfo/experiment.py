@@ -15,9 +15,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphinfo.evaluation import clustering, linear_probe
+from graphinfo.evaluation import clustering, linear_probe, svm_cross_validation
 from graphinfo.models import build_model
-from graphinfo.train import embed, fit
+from graphinfo.train import Graphs, check_graphs, embed, embed_graphs, fit, fit_graphs
 
 
 @dataclass
@@ -52,23 +52,132 @@ def normalise_features(data: Data, mode: str = "auto") -> Data:
     return data
 
 
+class ValidationSelection:
+    """A :func:`graphinfo.train.fit` callback that selects the training epoch on the validation
+    split: every ``every`` epochs it embeds the graph and scores the embeddings with the linear
+    probe's *validation* accuracy (the test split is never read), keeps a copy of the best
+    weights, and stops training after ``patience`` evaluations without improvement.
+    :meth:`restore` loads the selected weights.
+
+    This is model selection on the validation split, for objectives whose training loss keeps
+    falling after the embeddings stop improving (it replaces early stopping on the loss).
+
+    Args:
+        data: The graph, with labels ``y``.
+        split: ``{'train', 'valid', ...}`` node indices.
+        every: Epochs between evaluations.
+        patience: Evaluations without a better validation accuracy before stopping.
+        device: Where to embed.
+    """
+
+    def __init__(self, data: Data, split: Mapping[str, Tensor], every: int = 10,
+                 patience: int = 5, device: str | torch.device | None = None) -> None:
+        if every < 1 or patience < 1:
+            raise ValueError(f"'every' and 'patience' must be >= 1, got {every} and {patience}")
+        self.data, self.every, self.patience, self.device = data, every, patience, device
+        self.split = {key: split[key] for key in ("train", "valid")}
+        self.best_valid = -1.0
+        self.best_epoch = -1
+        self.best_state: dict[str, Tensor] | None = None
+        self._bad = 0
+
+    def __call__(self, epoch: int, loss: float, model: torch.nn.Module) -> bool:
+        if epoch % self.every != 0:
+            return False
+        z = embed(model, self.data, device=self.device)
+        valid = linear_probe(z, self.data.y, self.split)["valid_acc"]  # never reads 'test'
+
+        if valid > self.best_valid:
+            self.best_valid, self.best_epoch, self._bad = valid, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self._bad += 1
+        return self._bad >= self.patience
+
+    def restore(self, model: torch.nn.Module) -> None:
+        """Loads the weights of the epoch with the best validation accuracy."""
+        if self.best_state is None:
+            raise RuntimeError("ValidationSelection has not evaluated any epoch yet")
+        model.load_state_dict(self.best_state)
+
+
 def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int, *,
              model_kwargs: Mapping[str, Any] | None = None,
              fit_kwargs: Mapping[str, Any] | None = None,
-             device: str | torch.device = "cpu") -> SeedRun:
+             device: str | torch.device = "cpu",
+             select_every: int | None = None, select_patience: int = 5) -> SeedRun:
     """Seeds torch, builds ``model_name`` for ``data``, trains it with
     :func:`graphinfo.train.fit`, and evaluates its embeddings with a linear probe (C chosen on
-    the validation split) and k-means clustering."""
+    the validation split) and k-means clustering.
+
+    With ``select_every`` the weights evaluated are those of the epoch with the best validation
+    accuracy (:class:`ValidationSelection`, checked every ``select_every`` epochs, stopping
+    after ``select_patience`` checks without improvement) instead of the lowest loss."""
     torch.manual_seed(seed)
     model = build_model(model_name, in_channels=data.num_features, **(model_kwargs or {}))
+    fit_kwargs = dict(fit_kwargs or {})
+    selection = None
+    if select_every is not None:
+        selection = ValidationSelection(data, split, every=select_every,
+                                        patience=select_patience, device=device)
+        fit_kwargs["callbacks"] = [*fit_kwargs.get("callbacks", ()), selection]
     started = time.perf_counter()
-    history = fit(model, data, device=device, **(fit_kwargs or {}))
+    history = fit(model, data, device=device, **fit_kwargs)
+    if selection is not None:
+        selection.restore(model)
     seconds = time.perf_counter() - started
     z = embed(model, data, device=device)
     metrics: dict[str, float] = {"seed": seed, **linear_probe(z, data.y, split),
                                  **clustering(z, data.y, seed=seed),
                                  "epochs": history.epochs, "best_epoch": history.best_epoch,
                                  "best_loss": history.best_loss, "train_seconds": seconds}
+    if selection is not None:
+        metrics["selected_epoch"] = selection.best_epoch
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    return SeedRun(metrics, z, state)
+
+
+def run_graph_seed(model_name: str, dataset: Graphs, labels: Tensor, seed: int, *,
+                   model_kwargs: Mapping[str, Any] | None = None,
+                   fit_kwargs: Mapping[str, Any] | None = None,
+                   svm_kwargs: Mapping[str, Any] | None = None,
+                   device: str | torch.device = "cpu") -> SeedRun:
+    """The graph-level recipe (InfoGraph's protocol): seeds torch, builds ``model_name`` for the
+    graphs' features, trains it with :func:`graphinfo.train.fit_graphs` for a fixed number of
+    epochs, embeds every graph with :func:`graphinfo.train.embed_graphs` and scores the
+    embeddings with :func:`graphinfo.evaluation.svm_cross_validation` (10-fold by default,
+    folds shuffled with ``seed``).
+
+    Args:
+        model_name: A registered model (:func:`graphinfo.models.build_model`).
+        dataset: The graphs (a PyG ``Dataset`` or a list of ``Data``, all with ``x``).
+        labels: One label per graph, in ``dataset`` order (``dataset.y`` for a ``TUDataset``).
+        seed: Seeds torch (initialisation, shuffling) and the SVM's folds.
+        model_kwargs: Passed to ``build_model``; give ``hidden_channels`` explicitly, since
+            ``build_model`` defaults it to DGI's 512.
+        fit_kwargs: Passed to ``fit_graphs`` (``epochs``, ``batch_size``, ``lr`` ...).
+        svm_kwargs: Passed to ``svm_cross_validation``; ``seed`` there overrides the run's.
+        device: Where to train and embed.
+
+    Returns:
+        :class:`SeedRun` with metrics ``seed``, ``accuracy`` and ``accuracy_std`` (mean and
+        standard deviation over the folds), ``epochs``, ``final_loss`` and ``train_seconds``.
+    """
+    first = check_graphs(dataset, 1)
+    labels = torch.as_tensor(labels).view(-1)
+    if labels.numel() != len(dataset):
+        raise ValueError(f"'labels' must hold one label per graph ({len(dataset)}), got "
+                         f"{labels.numel()}")
+    torch.manual_seed(seed)
+    model = build_model(model_name, in_channels=first.num_node_features, **(model_kwargs or {}))
+    started = time.perf_counter()
+    history = fit_graphs(model, dataset, device=device, **(fit_kwargs or {}))
+    seconds = time.perf_counter() - started
+    z = embed_graphs(model, dataset, device=device)
+    result = svm_cross_validation(z, labels, **{"seed": seed, **(svm_kwargs or {})})
+    metrics: dict[str, float] = {"seed": seed, "accuracy": result["accuracy"],
+                                 "accuracy_std": result["std"], "epochs": history.epochs,
+                                 "final_loss": history.losses[-1], "train_seconds": seconds}
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return SeedRun(metrics, z, state)
 

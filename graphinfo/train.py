@@ -3,7 +3,9 @@
 :func:`fit` trains full-batch: one step per epoch on the whole graph, Adam, early stopping on the
 loss with patience, the best state restored at the end, an optional atomic checkpoint that
 training resumes from, and a clear error (keeping the last good checkpoint) when the loss turns
-NaN.
+NaN. :func:`fit_graphs` trains a graph-level model on a collection of graphs in mini-batches of
+whole graphs for a fixed number of epochs; :func:`embed` and :func:`embed_graphs` compute the
+embeddings afterwards.
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ class TrainingDivergedError(FloatingPointError):
 
 @dataclass
 class History:
-    """What :func:`fit` returns: one loss per epoch and where the best one was."""
+    """What :func:`fit` and :func:`fit_graphs` return: one loss per epoch (the mean batch loss
+    for :func:`fit_graphs`) and where the lowest one was."""
 
     losses: list[float] = field(default_factory=list)
     epoch_times: list[float] = field(default_factory=list)
@@ -245,3 +248,170 @@ def embed(model: torch.nn.Module, data: Data, device: str | torch.device | None 
         data = copy.copy(data).to(device)
     args, _ = model_inputs(data)
     return model.embed(*args).cpu()
+
+
+Graphs = Sequence[Data]
+"""A collection of graphs: a PyG ``Dataset`` (e.g. a ``TUDataset``) or a list of ``Data``."""
+
+
+def check_graphs(graphs: Graphs, batch_size: int) -> Data:
+    """Checks a collection of graphs (non-empty, node features) and a batch size; returns the
+    first graph. Raises ValueError naming the argument otherwise."""
+    if batch_size < 1:
+        raise ValueError(f"'batch_size' must be >= 1, got {batch_size}")
+    if isinstance(graphs, Data) or not hasattr(graphs, "__len__") \
+            or not hasattr(graphs, "__getitem__"):
+        raise ValueError("'graphs' must be a PyG Dataset or a list of Data objects, got "
+                         f"{type(graphs).__name__}" + (" (for a Batch, pass batch.to_data_list())"
+                                                       if isinstance(graphs, Data) else ""))
+    if len(graphs) == 0:
+        raise ValueError("'graphs' is empty; expected at least one graph")
+    first = graphs[0]
+    if getattr(first, "x", None) is None:
+        raise ValueError("the graphs in 'graphs' must have node features 'x' (graph 0 has "
+                         "none); give featureless graphs features first, e.g. one-hot degrees "
+                         "(graphinfo.data.load_dataset does this for TU datasets)")
+    return first
+
+
+def _model_device(model: torch.nn.Module,
+                  device: str | torch.device | None) -> tuple[torch.nn.Module, torch.device]:
+    if device is not None:
+        return model.to(device), torch.device(device)
+    param = next(model.parameters(), None)
+    return model, param.device if param is not None else torch.device("cpu")
+
+
+def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
+               batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
+               shuffle: bool = True, seed: int | None = None,
+               optimizer: torch.optim.Optimizer | None = None,
+               device: str | torch.device | None = None, progress: bool | None = None,
+               callbacks: Sequence[Callback] = ()) -> History:
+    r"""Trains ``model`` on a collection of graphs in mini-batches of whole graphs: each batch
+    (a PyG ``Batch`` of up to ``batch_size`` graphs, with its ``batch`` vector) computes
+    ``loss = model.loss(*model(*args, **kwargs))`` and takes one optimiser step.
+
+    Training runs for exactly ``epochs`` epochs (unless a callback stops it) and the model keeps
+    its final weights, as InfoGraph and other graph-level methods train: a fixed budget chosen
+    in advance, no early stopping and no state picked by a score. ``History.losses`` holds the
+    mean batch loss of each epoch; ``best_epoch``/``best_loss`` only report the lowest of them.
+
+    When the last batch of an epoch would hold a single graph while the others hold more
+    (``len(graphs) % batch_size == 1``), it is skipped: models that contrast the graphs of a
+    batch with each other, such as :class:`~graphinfo.models.InfoGraph`, need at least two.
+    With ``shuffle=True`` that graph lands in other batches in other epochs; with
+    ``shuffle=False`` the last graph is never trained on (it is still embedded).
+
+    Args:
+        model: Any graphinfo model taking ``batch=`` (``forward`` + ``loss``).
+        graphs: A PyG ``Dataset`` or a list of ``Data``, each with ``x`` and ``edge_index``.
+        epochs: Number of epochs.
+        batch_size: Graphs per batch.
+        lr: Adam learning rate (ignored when ``optimizer`` is given).
+        weight_decay: Adam weight decay (ignored when ``optimizer`` is given).
+        shuffle: Reshuffle the graphs every epoch.
+        seed: Seed of the shuffling order; ``None`` draws it from torch's global generator.
+        optimizer: An optimiser over ``model``'s parameters; fused Adam
+            (:func:`make_optimizer`) by default.
+        device: Where to train; defaults to where the model is.
+        progress: Show a tqdm bar; ``None`` shows it only on a terminal.
+        callbacks: Called as ``callback(epoch, loss, model)`` after every epoch with the epoch's
+            mean loss; returning ``True`` stops training.
+
+    Returns:
+        :class:`History` of the run.
+
+    Raises:
+        ValueError: On ``epochs`` or ``batch_size`` below 1, an empty collection, or graphs
+            without node features.
+        TrainingDivergedError: When a batch's loss is NaN or infinite; the model is reset to
+            its weights at the end of the last complete epoch (the initial ones in epoch 0).
+    """
+    from torch_geometric.loader import DataLoader
+
+    if epochs < 1:
+        raise ValueError(f"'epochs' must be >= 1, got {epochs}")
+    check_graphs(graphs, batch_size)
+    model, device = _model_device(model, device)
+    if device.type == "cpu" and allocator_tuning_enabled():
+        tune_cpu_allocator()
+    if optimizer is None:
+        optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    loader = DataLoader(graphs, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    skip_single = batch_size > 1 and len(graphs) > 1
+
+    history = History()
+    good_state = copy.deepcopy(model.state_dict())  # the weights after the last full epoch
+    bar = tqdm(range(epochs), disable=not _show_progress(progress), desc="training",
+               unit="epoch")
+    model.train()
+    try:
+        for epoch in bar:
+            started = time.perf_counter()
+            total, steps = 0.0, 0
+            for index, batch in enumerate(loader):
+                if skip_single and batch.num_graphs == 1:
+                    continue
+                batch = batch.to(device)
+                args, kwargs = model_inputs(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss = model.loss(*model(*args, **kwargs))
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    model.load_state_dict(good_state)
+                    raise TrainingDivergedError(
+                        f"The loss became {value} at epoch {epoch}, batch {index}; training "
+                        f"stopped and the model was reset to its weights after epoch "
+                        f"{epoch - 1}" + (" (the initial weights)" if epoch == 0 else "") +
+                        ". Try a lower learning rate or a bounded estimator such as 'jsd'.")
+                loss.backward()
+                optimizer.step()
+                total += value
+                steps += 1
+            mean = total / steps
+            history.losses.append(mean)
+            history.epoch_times.append(time.perf_counter() - started)
+            if mean < history.best_loss:
+                history.best_loss, history.best_epoch = mean, epoch
+            _copy_state(model.state_dict(), into=good_state)
+            bar.set_postfix(loss=f"{mean:.4f}")
+            if any([callback(epoch, mean, model) is True for callback in callbacks]):
+                break
+    finally:
+        bar.close()
+    logger.info("trained %d epochs on %d graphs; final loss %.6g", history.epochs, len(graphs),
+                history.losses[-1])
+    return history
+
+
+@torch.no_grad()
+def embed_graphs(model: torch.nn.Module, graphs: Graphs, *, batch_size: int = 512,
+                 device: str | torch.device | None = None, nodes: bool = False) -> Tensor:
+    """Embeddings of every graph in ``graphs`` from ``model.embed(..., batch=..., nodes=...)``
+    (eval mode, no grad), in the collection's order, concatenated on the CPU.
+
+    Args:
+        model: A model whose ``embed`` takes ``batch=`` and ``nodes=`` (e.g. InfoGraph).
+        graphs: A PyG ``Dataset`` or a list of ``Data``, each with ``x`` and ``edge_index``.
+        batch_size: Graphs embedded at once (it does not change the result).
+        device: Where to compute; defaults to where the model is.
+        nodes: Return node embeddings, graph by graph, instead of one row per graph.
+
+    Returns:
+        ``[len(graphs), F]`` graph embeddings (``[total nodes, F]`` with ``nodes=True``).
+
+    Raises:
+        ValueError: On ``batch_size`` below 1, an empty collection, or graphs without node
+            features.
+    """
+    from torch_geometric.loader import DataLoader
+
+    check_graphs(graphs, batch_size)
+    model, device = _model_device(model, device)
+    parts = []
+    for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
+        args, kwargs = model_inputs(batch.to(device))
+        parts.append(model.embed(*args, **kwargs, nodes=nodes).cpu())
+    return torch.cat(parts, dim=0)

@@ -70,3 +70,42 @@ def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "graphinfo", "--version"],
                             capture_output=True, text=True, check=True)
     assert result.stdout.startswith("graphinfo ")
+
+
+def test_pretrain_gmi_with_a_model_option(tmp_path, capsys):
+    out = tmp_path / "gmi"
+    assert main(["pretrain", "--model", "gmi", "--dataset", "planted", "--out", str(out),
+                 "--option", "variant=adaptive", "--option", "negatives=2", *FAST]) == 0
+    assert "GMI on planted" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"] == {"variant": "adaptive", "negatives": 2}
+    state = torch.load(out / "model.pt")
+    assert state["discriminator.weight"].shape == (16, 64)   # embeddings x input features
+    assert torch.load(out / "embeddings.pt").shape == (2000, 16)
+    assert main(["pretrain", "--model", "gmi", "--option", "variant", "--out",
+                 str(tmp_path), *FAST]) == 2
+    assert "--option must look like KEY=VALUE" in capsys.readouterr().err
+
+
+def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
+    out = tmp_path / "infograph"
+    assert main(["pretrain", "--model", "infograph", "--dataset", "mutag", "--root",
+                 str(data_root), "--epochs", "2", "--hidden", "8", "--layers", "2",
+                 "--seeds", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "INFOGRAPH on mutag: 188 graphs" in printed and "10-fold SVM accuracy" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [row["seed"] for row in metrics["per_seed"]] == [0, 1]
+    assert all(0.5 < row["accuracy"] <= 1.0 for row in metrics["per_seed"])
+    assert torch.load(out / "embeddings.pt").shape == (188, 16)   # 2 layers x 8 units
+    config = json.loads((out / "config.json").read_text())
+    assert config["epochs"] == 2 and config["batch_size"] == 128
+    # Each kind of model refuses the other kind of dataset.
+    with pytest.raises(SystemExit, match="learns graph embeddings"):
+        main(["pretrain", "--model", "infograph", "--dataset", "planted", "--out",
+              str(tmp_path)])
+    with pytest.raises(SystemExit, match="learns node embeddings"):
+        main(["pretrain", "--model", "gmi", "--dataset", "mutag", "--root", str(data_root),
+              "--out", str(tmp_path)])
+    assert main(["pretrain", "--model", "infograf", "--out", str(tmp_path)]) == 2
+    assert "Unknown model 'infograf'" in capsys.readouterr().err

@@ -37,3 +37,36 @@ def test_errors(planted):
         Embedder().transform(planted)
     with pytest.raises(ValueError, match="Unknown model 'dgx'"):
         Embedder("dgx").fit(planted)
+
+
+def _cycles_and_stars(count=24):
+    from torch_geometric.data import Data
+    from torch_geometric.utils import to_undirected
+
+    graphs = []
+    for i in range(count):
+        size = 6 + i % 5
+        nodes = torch.arange(size)
+        if i % 2 == 0:
+            edge_index = torch.stack([nodes, (nodes + 1) % size])
+        else:
+            edge_index = torch.stack([torch.zeros(size - 1, dtype=torch.long), nodes[1:]])
+        graphs.append(Data(x=torch.ones(size, 1), edge_index=to_undirected(edge_index),
+                           y=torch.tensor([i % 2])))
+    return graphs
+
+
+def test_graph_level_model_embeds_each_graph():
+    from graphinfo.models import InfoGraph
+
+    graphs = _cycles_and_stars()
+    emb = Embedder("infograph", seed=0, hidden_channels=8, num_layers=2, epochs=3,
+                   batch_size=8)
+    z = emb.fit_transform(graphs)
+    assert isinstance(emb.model_, InfoGraph) and z.shape == (24, 16)
+    assert emb.history_.epochs == 3
+    assert torch.allclose(emb.transform(graphs[:5]), z[:5], atol=1e-5)
+    with pytest.raises(ValueError, match="collection of graphs"):
+        emb.fit(graphs[0])
+    with pytest.raises(ValueError, match="not training arguments of a graph-level model"):
+        Embedder("infograph", patience=3).fit(graphs)

@@ -542,3 +542,48 @@ def test_registry_entries_are_pair_form_estimators():
         out = estimator(pos, neg)
         assert out.dim() == 0 and torch.isfinite(out), name
     assert ESTIMATORS["mine"]()(pos, neg) == ESTIMATORS["dv"](pos, neg)
+
+
+@pytest.mark.parametrize("name", ["jsd", "dv", "nwj", "infonce", "mine"])
+def test_pos_weight_is_a_weighted_positive_expectation(name):
+    generator = torch.Generator().manual_seed(3)
+    pos = torch.randn(6, generator=generator)
+    neg = torch.randn(20, generator=generator)
+    estimator = ESTIMATORS[name]() if name == "mine" else ESTIMATORS[name]
+    plain = estimator(pos, neg)
+    # Uniform weights of any scale change nothing.
+    assert torch.allclose(estimator(pos, neg, pos_weight=torch.full((6,), 0.3)), plain,
+                          atol=1e-6)
+    # Integer weights equal repeating each positive that many times; a zero weight drops it.
+    counts = torch.tensor([1.0, 3.0, 0.0, 2.0, 1.0, 1.0])
+    repeated = pos.repeat_interleave(counts.long())
+    expected = estimator(repeated, neg)
+    assert torch.allclose(estimator(pos, neg, pos_weight=counts), expected, atol=1e-6)
+    assert not torch.allclose(expected, plain, atol=1e-4)
+
+
+def test_pos_weight_with_mask_uses_the_selected_weights_and_gives_their_gradient():
+    pos = torch.tensor([0.5, -1.0, 2.0, float("nan")], requires_grad=True)
+    mask = torch.tensor([True, True, True, False])
+    weight = torch.tensor([1.0, 2.0, 1.0, float("nan")])
+    neg = torch.zeros(3)
+    value = jsd(pos, neg, pos_mask=mask, pos_weight=torch.where(mask, weight, 0.0))
+    expected = (F.logsigmoid(pos[:3]) * weight[:3]).sum() / 4 + F.logsigmoid(-neg).mean()
+    assert torch.allclose(value, expected)
+    # Masked-out weights are never read, even NaN ones.
+    assert torch.allclose(jsd(pos, neg, pos_mask=mask, pos_weight=weight), expected)
+    value.backward()
+    assert pos.grad[3] == 0 and torch.isfinite(pos.grad).all()
+
+
+@pytest.mark.parametrize("weight, error, match", [
+    (torch.ones(3, dtype=torch.long), TypeError, "floating-point"),
+    ([1.0, 1.0, 1.0], TypeError, "torch.Tensor"),
+    (torch.ones(4), ValueError, "same shape"),
+    (torch.tensor([1.0, -1.0, 1.0]), ValueError, "non-negative"),
+    (torch.tensor([1.0, float("inf"), 1.0]), ValueError, "finite"),
+    (torch.zeros(3), ValueError, "positive total"),
+])
+def test_bad_pos_weight_gets_a_clear_error(weight, error, match):
+    with pytest.raises(error, match=match):
+        dv(torch.zeros(3), torch.zeros(2), pos_weight=weight)

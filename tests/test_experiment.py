@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from graphinfo.experiment import normalise_features, run_seed, summarise
+from graphinfo.experiment import normalise_features, run_graph_seed, run_seed, summarise
+from graphinfo.models import MODELS, InfoGraph
 from tests.conftest import split_of
 
 
@@ -31,3 +32,75 @@ def test_run_seed_is_reproducible(planted):
 def test_summarise():
     out = summarise([{"a": 1.0}, {"a": 3.0}], ["a"])
     assert out == {"a": {"mean": 2.0, "std": pytest.approx(2 ** 0.5), "n": 2}}
+
+
+def _cycles_and_stars(count):
+    from tests.models.test_infograph import _graph
+
+    generator = torch.Generator().manual_seed(0)
+    graphs = [_graph("cycle" if i % 2 == 0 else "star",
+                     int(torch.randint(5, 12, (1,), generator=generator)), generator)
+              for i in range(count)]
+    return graphs, torch.cat([g.y for g in graphs])
+
+
+def test_run_graph_seed_separates_two_planted_graph_classes(monkeypatch):
+    monkeypatch.setitem(MODELS, "infograph", InfoGraph)
+    graphs, labels = _cycles_and_stars(40)
+    kwargs = dict(model_kwargs={"hidden_channels": 16, "num_layers": 2},
+                  fit_kwargs={"epochs": 5, "batch_size": 16, "lr": 0.01, "progress": False},
+                  svm_kwargs={"folds": 5, "inner_folds": 3})
+    a = run_graph_seed("infograph", graphs, labels, 3, **kwargs)
+    assert a.metrics["accuracy"] > 0.8  # chance is 0.5
+    assert a.embeddings.shape == (40, 32)
+    assert a.metrics["seed"] == 3 and a.metrics["epochs"] == 5
+    assert set(a.metrics) == {"seed", "accuracy", "accuracy_std", "epochs", "final_loss",
+                              "train_seconds"}
+    b = run_graph_seed("infograph", graphs, labels, 3, **kwargs)
+    assert torch.equal(a.embeddings, b.embeddings) and a.metrics["accuracy"] == \
+        b.metrics["accuracy"]
+
+
+def test_run_graph_seed_needs_one_label_per_graph(monkeypatch):
+    monkeypatch.setitem(MODELS, "infograph", InfoGraph)
+    graphs, labels = _cycles_and_stars(6)
+    with pytest.raises(ValueError, match=r"'labels' must hold one label per graph \(6\), got 5"):
+        run_graph_seed("infograph", graphs, labels[:5], 0)
+
+
+def test_validation_selection_keeps_the_best_valid_epoch_and_never_reads_test(planted,
+                                                                             monkeypatch):
+    import graphinfo.experiment as experiment
+    from graphinfo.experiment import ValidationSelection
+
+    split = split_of(planted)
+    seen, probe = [], experiment.linear_probe
+
+    def spy(z, y, split, **kwargs):
+        seen.append(sorted(split))
+        return probe(z, y, split, **kwargs)
+
+    monkeypatch.setattr(experiment, "linear_probe", spy)
+    data = planted
+    selection = ValidationSelection(data, split, every=5, patience=2)
+    run = run_seed("dgi", normalise_features(planted), split, 0,
+                   model_kwargs={"hidden_channels": 16},
+                   fit_kwargs={"epochs": 60, "lr": 0.01, "patience": None, "progress": False,
+                               "callbacks": [selection]})
+    assert selection.best_epoch % 5 == 0 and 0 <= selection.best_valid <= 1
+    assert run.metrics["epochs"] <= 60
+    # Every selection check saw train and valid only; the final evaluation saw the test split.
+    assert seen[:-1] and all(keys == ["train", "valid"] for keys in seen[:-1])
+    assert seen[-1] == ["test", "train", "valid"]
+    # run_seed's own selection restores the epoch it chose and reports it.
+    chosen = run_seed("dgi", normalise_features(planted), split, 0,
+                      model_kwargs={"hidden_channels": 16},
+                      fit_kwargs={"epochs": 60, "lr": 0.01, "patience": None,
+                                  "progress": False},
+                      select_every=5, select_patience=2)
+    assert chosen.metrics["selected_epoch"] % 5 == 0
+    assert chosen.metrics["epochs"] <= 60
+    with pytest.raises(ValueError, match="'every' and 'patience' must be >= 1"):
+        ValidationSelection(data, split, every=0)
+    with pytest.raises(RuntimeError, match="has not evaluated"):
+        ValidationSelection(data, split).restore(torch.nn.Linear(1, 1))

@@ -395,3 +395,32 @@ def test_products_are_twice_differentiable():
     assert torch.autograd.gradgradcheck(lambda d: op @ d, (dense,))
     assert torch.autograd.gradgradcheck(lambda d: op.permute_columns(torch.arange(12).flip(0)) @ d,
                                         (dense,))
+
+
+@pytest.mark.parametrize("sorted_rows", [True, False])
+def test_pair_dot_values_and_gradients_match_indexing(sorted_rows):
+    from graphinfo.sparse import pair_dot
+
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(9, 5, dtype=torch.double, generator=generator, requires_grad=True)
+    b = torch.randn(7, 5, dtype=torch.double, generator=generator, requires_grad=True)
+    rows = torch.randint(0, 9, (30,), generator=generator)
+    cols = torch.randint(0, 7, (30,), generator=generator)
+    if sorted_rows:
+        rows = rows.sort().values
+    out = pair_dot(a, rows, b, cols)
+    assert torch.allclose(out, (a[rows] * b[cols]).sum(-1))
+    assert torch.autograd.gradcheck(lambda a, b: pair_dot(a, rows, b, cols), (a, b))
+    # The same tensor on both sides (a Gram entry) accumulates both gradients.
+    assert torch.autograd.gradcheck(lambda a: pair_dot(a, rows, a, rows.flip(0)), (a,))
+
+
+def test_pair_dot_rejects_mismatched_shapes():
+    from graphinfo.sparse import pair_dot
+
+    with pytest.raises(ValueError, match="same number of columns"):
+        pair_dot(torch.zeros(3, 2), torch.zeros(1, dtype=torch.long), torch.zeros(3, 4),
+                 torch.zeros(1, dtype=torch.long))
+    with pytest.raises(ValueError, match="same length"):
+        pair_dot(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long), torch.zeros(3, 2),
+                 torch.zeros(1, dtype=torch.long))

@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+from torch_geometric.data import Data
 
 import graphinfo.train
 from graphinfo.models import DGI
@@ -10,7 +11,9 @@ from graphinfo.train import (
     History,
     TrainingDivergedError,
     embed,
+    embed_graphs,
     fit,
+    fit_graphs,
     make_optimizer,
     model_inputs,
 )
@@ -232,3 +235,161 @@ def test_fit_trains_with_make_optimizer(planted, monkeypatch):
     assert made[0].defaults["lr"] == 0.01 and made[0].defaults["weight_decay"] == 1e-3
     assert made[0].state  # it took the steps
     assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+# --- mini-batch training over many graphs ----------------------------------------------------
+
+def _graphs(count, seed=0):
+    """Cycles and stars (alternating) with nearly constant features: ``y`` tells them apart."""
+    from tests.models.test_infograph import _graph
+
+    generator = torch.Generator().manual_seed(seed)
+    return [_graph("cycle" if i % 2 == 0 else "star",
+                   int(torch.randint(5, 10, (1,), generator=generator)), generator)
+            for i in range(count)]
+
+
+def _numbered(count):
+    """``count`` two-node graphs whose single feature is the graph's number."""
+    return [Data(x=torch.full((2, 1), float(i)), edge_index=torch.tensor([[0, 1], [1, 0]]))
+            for i in range(count)]
+
+
+class GraphQuadratic(torch.nn.Module):
+    """Loss ``|w - 1|^2`` whatever the batch; records each batch's graphs (their numbers, read
+    from ``x``) and loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(3))
+        self.batches, self.batch_losses = [], []
+
+    def forward(self, x, edge_index, batch=None):
+        return self.w, x, batch
+
+    def loss(self, w, x, batch):
+        self.batches.append(x[:, 0].unique().long().tolist())
+        loss = ((w - 1.0) ** 2).sum()
+        self.batch_losses.append(float(loss.detach()))
+        return loss
+
+
+def test_fit_graphs_infograph_loss_decreases():
+    from graphinfo.models import InfoGraph
+
+    torch.manual_seed(0)
+    graphs = _graphs(30)
+    model = InfoGraph(1, hidden_channels=16, num_layers=2)
+    history = fit_graphs(model, graphs, epochs=6, batch_size=10, lr=0.01, seed=0,
+                         progress=False)
+    assert history.epochs == 6 and len(history.epoch_times) == 6
+    assert all(math.isfinite(v) for v in history.losses)
+    assert sum(history.losses[-2:]) / 2 < 0.8 * history.losses[0]
+    assert history.best_loss == min(history.losses)
+    assert history.losses[history.best_epoch] == history.best_loss
+
+
+def test_fit_graphs_batches_losses_and_final_weights():
+    model = GraphQuadratic()
+    seen = []
+
+    def callback(epoch, loss, m):
+        seen.append(copy.deepcopy(m.state_dict()))
+        if epoch == 2:  # the last epoch: the worst weights, which must be kept
+            with torch.no_grad():
+                m.w.fill_(10.0)
+
+    graphs = _numbered(9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = fit_graphs(model, graphs, epochs=3, batch_size=4, shuffle=False,
+                         optimizer=optimizer, callbacks=[callback], progress=False)
+    # 9 graphs in batches of 4: the trailing single-graph batch is never trained on.
+    assert model.batches == [[0, 1, 2, 3], [4, 5, 6, 7]] * 3
+    # The epoch's loss is the mean of its batch losses.
+    assert history.losses == pytest.approx(
+        [sum(model.batch_losses[i:i + 2]) / 2 for i in (0, 2, 4)])
+    assert history.losses[1] < history.losses[0]
+    # Fixed-epoch training keeps the final weights, not the best ones.
+    assert torch.equal(model.w, torch.full((3,), 10.0))
+    assert not torch.equal(seen[-1]["w"], model.w)
+
+
+def test_fit_graphs_keeps_every_batch_that_is_not_a_lone_trailing_graph():
+    model = GraphQuadratic()
+    fit_graphs(model, _numbered(3), epochs=1, batch_size=1, shuffle=False, progress=False)
+    assert model.batches == [[0], [1], [2]]  # batch_size=1: single graphs are all there is
+    model = GraphQuadratic()
+    fit_graphs(model, _numbered(10), epochs=1, batch_size=4, shuffle=False, progress=False)
+    assert model.batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_fit_graphs_infograph_with_a_trailing_single_graph():
+    from graphinfo.models import InfoGraph
+
+    model = InfoGraph(1, hidden_channels=8, num_layers=2)
+    # 9 graphs in batches of 4 end with one graph, which InfoGraph cannot contrast.
+    history = fit_graphs(model, _graphs(9), epochs=2, batch_size=4, progress=False)
+    assert history.epochs == 2 and all(math.isfinite(v) for v in history.losses)
+
+
+def test_fit_graphs_shuffle_order_follows_the_seed():
+    orders = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)  # the private generator must not depend on this
+        model = GraphQuadratic()
+        fit_graphs(model, _numbered(12), epochs=2, batch_size=4, seed=5, progress=False)
+        orders.append(model.batches)
+    assert orders[0] == orders[1]
+    assert orders[0][:3] != [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]  # it did shuffle
+    assert orders[0][:3] != orders[0][3:]  # and reshuffled for the second epoch
+
+
+def test_fit_graphs_nan_loss_raises_and_resets_to_the_last_complete_epoch():
+    model = GraphQuadratic()
+    seen = []
+
+    def poison(epoch, loss, m):
+        seen.append(copy.deepcopy(m.state_dict()))
+        if epoch == 1:
+            with torch.no_grad():
+                m.w.fill_(float("nan"))
+
+    with pytest.raises(TrainingDivergedError, match="The loss became nan at epoch 2, batch 0"):
+        fit_graphs(model, _numbered(6), epochs=5, batch_size=3, lr=0.1, callbacks=[poison],
+                   progress=False)
+    assert torch.equal(model.w, seen[1]["w"]) and torch.isfinite(model.w).all()
+
+
+def test_embed_graphs_matches_each_graph_embedded_alone_in_order():
+    from graphinfo.models import InfoGraph
+
+    torch.manual_seed(0)
+    graphs = _graphs(7)
+    model = InfoGraph(1, hidden_channels=8, num_layers=2)
+    fit_graphs(model, graphs, epochs=2, batch_size=4, progress=False)  # batch-norm statistics
+    z = embed_graphs(model, graphs, batch_size=3)
+    alone = torch.cat([model.embed(g.x, g.edge_index, batch=torch.zeros(g.num_nodes,
+                                                                        dtype=torch.long))
+                       for g in graphs])
+    assert z.shape == (7, 16) and z.device.type == "cpu" and not z.requires_grad
+    assert torch.allclose(z, alone, atol=1e-5)
+    nodes = embed_graphs(model, graphs, batch_size=3, nodes=True)
+    assert nodes.shape == (sum(g.num_nodes for g in graphs), 16)
+    assert torch.allclose(nodes[: graphs[0].num_nodes].sum(0), z[0], atol=1e-4)
+    assert model.training  # the mode is left as it was
+
+
+def test_fit_graphs_and_embed_graphs_bad_arguments():
+    model = GraphQuadratic()
+    graphs = _numbered(4)
+    with pytest.raises(ValueError, match="'epochs' must be >= 1, got 0"):
+        fit_graphs(model, graphs, epochs=0)
+    for function in (fit_graphs, embed_graphs):
+        with pytest.raises(ValueError, match="'batch_size' must be >= 1, got 0"):
+            function(model, graphs, batch_size=0)
+        with pytest.raises(ValueError, match="'graphs' is empty"):
+            function(model, [])
+        with pytest.raises(ValueError, match="must have node features 'x'"):
+            function(model, [Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2)])
+        with pytest.raises(ValueError, match="'graphs' must be a PyG Dataset or a list"):
+            function(model, graphs[0])

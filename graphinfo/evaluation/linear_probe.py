@@ -45,7 +45,8 @@ def embeddings_and_labels(z: Tensor | np.ndarray,
 def split_indices(split: Mapping[str, Tensor | np.ndarray],
                   num_nodes: int) -> dict[str, np.ndarray]:
     """Checks a ``{'train','valid','test'}`` split (index tensors or boolean masks) with
-    :func:`graphinfo.data.check_split` and returns it as numpy index arrays."""
+    :func:`graphinfo.data.check_split` and returns it as numpy index arrays. ``'test'`` may be
+    left out (validation-only use)."""
     indices: dict[str, Tensor] = {}
     for key, part in split.items():
         part = torch.as_tensor(part).cpu()
@@ -55,7 +56,8 @@ def split_indices(split: Mapping[str, Tensor | np.ndarray],
                                  f"{tuple(part.shape)}; expected ({num_nodes},)")
             part = part.nonzero().view(-1)
         indices[key] = part.long()
-    check_split(indices, num_nodes)
+    check_split(indices if "test" in indices else
+                {**indices, "test": torch.zeros(0, dtype=torch.long)}, num_nodes)
     for key, part in indices.items():
         if part.numel() == 0:
             raise ValueError(f"split[{key!r}] is empty; expected at least one index")
@@ -71,7 +73,9 @@ def linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray, split: Mapping[
     Args:
         z: Embeddings :math:`(N, F)`.
         y: Integer labels :math:`(N,)`.
-        split: ``{'train','valid','test'}`` index tensors (or boolean masks) into ``z``.
+        split: ``{'train','valid','test'}`` index tensors (or boolean masks) into ``z``;
+            without ``'test'`` only the selection runs (for choosing among models on the
+            validation split without touching the test labels) and ``test_acc`` is absent.
         Cs: Grid of :math:`C` values searched on the validation split.
         standardize: Scale features with statistics of the training nodes only.
         max_iter: L-BFGS iterations.
@@ -98,6 +102,8 @@ def linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray, split: Mapping[
                        "consider widening 'Cs'", best["C"])
     clf = best.pop("clf")
     best["train_acc"] = float(clf.score(features[idx["train"]], labels[idx["train"]]))
+    if "test" not in idx:
+        return {key: best[key] for key in ("train_acc", "valid_acc", "C")}
     best["test_acc"] = float(clf.score(features[idx["test"]], labels[idx["test"]]))
     return {key: best[key] for key in ("train_acc", "valid_acc", "test_acc", "C")}
 

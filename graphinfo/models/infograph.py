@@ -90,7 +90,11 @@ class InfoGraph(MIModel):
         num_layers (int, optional): GIN layers; embeddings have
             ``hidden_channels * num_layers`` dimensions. (default: :obj:`5`)
         estimator (str or callable, optional): MI estimator on (positive, negative) logits,
-            as for :class:`~graphinfo.models.DGI`. (default: :obj:`'jsd'`)
+            as for :class:`~graphinfo.models.DGI`. Sum-pooled graph embeddings give logits in the
+            tens to thousands at initialisation (MUTAG: mean magnitude about 70), where
+            ``'nwj'``'s :math:`e^{T}` term overflows float32; prefer ``'jsd'``, ``'dv'`` or
+            ``'infonce'``.
+            (default: :obj:`'jsd'`)
         prior (bool, optional): Add the prior-matching term. (default: :obj:`False`)
         prior_weight (float, optional): Its weight :math:`\gamma`. (default: :obj:`0.1`)
     """
@@ -110,6 +114,17 @@ class InfoGraph(MIModel):
             torch.nn.Linear(channels, channels), torch.nn.ReLU(),
             torch.nn.Linear(channels, channels), torch.nn.ReLU(),
             torch.nn.Linear(channels, 1)) if prior else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialises every layer as the authors' code does: Xavier-uniform weights and
+        zero biases for the linear layers, fresh batch-norm statistics."""
+        super().reset_parameters()
+        for module in self.modules():
+            if isinstance(module, torch.nn.Linear):
+                torch.nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    torch.nn.init.zeros_(module.bias)
 
     @staticmethod
     def _batch(x: Tensor, batch: Tensor | None) -> Tensor:

@@ -158,15 +158,21 @@ class MLPDiscriminator(torch.nn.Module):
 
 
 DISCRIMINATORS: dict[str, Callable[..., torch.nn.Module]] = {
-    "bilinear": lambda channels: BilinearDiscriminator(channels),
-    "inner_product": lambda channels: InnerProductDiscriminator(),
-    "cosine": lambda channels: CosineDiscriminator(),
-    "mlp": lambda channels: MLPDiscriminator(channels),
+    "bilinear": lambda channels, summary_channels=None: BilinearDiscriminator(
+        channels, summary_channels),
+    "inner_product": lambda channels, summary_channels=None: InnerProductDiscriminator(),
+    "cosine": lambda channels, summary_channels=None: CosineDiscriminator(),
+    "mlp": lambda channels, summary_channels=None: MLPDiscriminator(
+        channels, summary_channels=summary_channels),
 }
 
 
 def make_discriminator(discriminator: str | Callable[[Tensor, Tensor], Tensor],
-                       channels: int) -> Callable[[Tensor, Tensor], Tensor]:
+                       channels: int, summary_channels: int | None = None
+                       ) -> Callable[[Tensor, Tensor], Tensor]:
     """Builds a named critic (``'bilinear'``, ``'inner_product'``, ``'cosine'``, ``'mlp'``) for
-    embeddings of size ``channels``, or returns the given callable."""
-    return resolve("discriminator", discriminator, DISCRIMINATORS, channels=channels)
+    embeddings of size ``channels`` scored against the other side's ``summary_channels``
+    (default: ``channels``; the parameter-free critics need both equal), or returns the given
+    callable."""
+    return resolve("discriminator", discriminator, DISCRIMINATORS, channels=channels,
+                   summary_channels=summary_channels)

@@ -72,3 +72,14 @@ def test_a_choice_at_the_edge_of_the_grid_is_reported(caplog):
     with caplog.at_level("WARNING", logger="graphinfo.evaluation.linear_probe"):
         linear_probe(z, y, split, Cs=(1e-6, 1e-5))
     assert "at the edge of the searched grid" in caplog.text
+
+
+def test_without_a_test_split_only_the_selection_runs():
+    generator = torch.Generator().manual_seed(0)
+    y = torch.arange(60) % 3
+    z = torch.nn.functional.one_hot(y).float() + 0.1 * torch.randn(60, 3, generator=generator)
+    split = {"train": torch.arange(0, 30), "valid": torch.arange(30, 45)}
+    result = linear_probe(z, y, split)
+    assert set(result) == {"train_acc", "valid_acc", "C"} and result["valid_acc"] > 0.9
+    full = linear_probe(z, y, {**split, "test": torch.arange(45, 60)})
+    assert full["valid_acc"] == result["valid_acc"] and full["C"] == result["C"]
