@@ -44,6 +44,12 @@ def _check_device(device: str) -> str:
     return device
 
 
+#: Model arguments that have their own flag (an --option may not set them behind its back).
+_FLAG_OPTIONS = {"hidden_channels": "--hidden", "num_layers": "--layers",
+                 "encoder": "--encoder", "encoder_kwargs": "--layers / --encoder",
+                 "estimator": "--estimator", "in_channels": "(the dataset's feature size)"}
+
+
 def _model_options(options: Sequence[str]) -> dict[str, Any]:
     """``--option KEY=VALUE`` pairs as model keyword arguments; values are Python literals
     (``variant=adaptive`` stays a string)."""
@@ -53,6 +59,8 @@ def _model_options(options: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.isidentifier():
             raise ValueError(f"--option must look like KEY=VALUE with a Python name as KEY, "
                              f"got {option!r}")
+        if key in _FLAG_OPTIONS:
+            raise ValueError(f"--option {key}=... duplicates a flag: use {_FLAG_OPTIONS[key]}")
         try:
             parsed[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -77,14 +85,15 @@ def _config(args: argparse.Namespace, dataset: Any, device: str, out: Path) -> d
 def pretrain(args: argparse.Namespace) -> int:
     from graphinfo.data import load_dataset
     from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
-    from graphinfo.models import GRAPH_LEVEL_MODELS, MODELS
+    from graphinfo.models import GRAPH_LEVEL_MODELS, MODELS, is_graph_level
+    from graphinfo.resolver import registered_name
 
     device = _check_device(args.device)
-    if args.model.lower() not in MODELS:
+    if registered_name(args.model, MODELS) is None:
         raise ValueError(f"Unknown model {args.model!r}; expected one of: "
                          + ", ".join(repr(name) for name in MODELS))
     dataset = load_dataset(args.dataset, root=args.root)
-    if args.model.lower() in GRAPH_LEVEL_MODELS:
+    if is_graph_level(args.model):
         return _pretrain_graphs(args, dataset, device)
     if dataset.task != "node" or dataset.data is None:
         raise SystemExit(f"error: model {args.model!r} learns node embeddings; dataset "
@@ -95,6 +104,8 @@ def pretrain(args: argparse.Namespace) -> int:
     config = _config(args, dataset, device, out)
     config["epochs"] = args.epochs or 1000
     config["num_layers"] = args.layers or 1
+    config["hidden_channels"] = args.hidden or 512   # build_model's default for dgi and gmi
+    config.pop("batch_size")   # graph-level models only
     print(f"{args.model.upper()} on {dataset.name}: {data.num_nodes} nodes, {data.num_edges} "
           f"edges, {data.num_features} features, {dataset.num_classes} classes; "
           f"{args.seeds} seed(s) on {device}")
@@ -138,6 +149,19 @@ def pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_default(model: str, argument: str) -> Any:
+    """The default of a constructor argument of a registered model (for the config)."""
+    import inspect
+
+    from graphinfo.models import MODELS
+    from graphinfo.resolver import registered_name
+
+    name = registered_name(model, MODELS)
+    parameter = inspect.signature(MODELS[name]).parameters.get(argument) if name else None
+    return None if parameter is None or parameter.default is inspect.Parameter.empty \
+        else parameter.default
+
+
 def _pretrain_graphs(args: argparse.Namespace, dataset: Any, device: str) -> int:
     """``pretrain`` for a graph-level model: mini-batch training over the dataset's graphs and
     the SVM protocol (10-fold cross-validation, C chosen inside the training folds)."""
@@ -153,6 +177,10 @@ def _pretrain_graphs(args: argparse.Namespace, dataset: Any, device: str) -> int
     out = Path(args.out or f"runs/{args.model}-{dataset.name}")
     config = _config(args, dataset, device, out)
     config["epochs"] = args.epochs or 20
+    for unused in ("encoder", "patience", "feature_norm"):   # a node-level model's settings
+        config.pop(unused)
+    for key, value in (("hidden_channels", args.hidden), ("num_layers", args.layers)):
+        config[key] = value if value is not None else _model_default(args.model, key)
     print(f"{args.model.upper()} on {dataset.name}: {len(graphs)} graphs, "
           f"{dataset.num_features} node features, {dataset.num_classes} classes; "
           f"{args.seeds} seed(s) on {device}")

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from graphinfo.data import LoadedDataset
-from graphinfo.models import GRAPH_LEVEL_MODELS, build_model
+from graphinfo.models import build_model, is_graph_level
 from graphinfo.train import History, embed, embed_graphs, fit, fit_graphs
 
 
@@ -113,7 +113,7 @@ class Embedder:
 
     @property
     def _graph_level(self) -> bool:
-        return isinstance(self.model, str) and self.model.lower() in GRAPH_LEVEL_MODELS
+        return is_graph_level(self.model)
 
     def _fit_graphs(self, data: Any) -> Embedder:
         graphs = _graphs(data)

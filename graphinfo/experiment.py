@@ -60,7 +60,10 @@ class ValidationSelection:
     :meth:`restore` loads the selected weights.
 
     This is model selection on the validation split, for objectives whose training loss keeps
-    falling after the embeddings stop improving (it replaces early stopping on the loss).
+    falling after the embeddings stop improving. It runs beside :func:`~graphinfo.train.fit`'s
+    early stopping on the loss (pass ``patience=None`` there to rely on it alone); whichever
+    stops first ends training, and the weights restored are those this callback selected (so
+    ``History.best_epoch`` then names the lowest loss, not the weights evaluated).
 
     Args:
         data: The graph, with labels ``y``.
@@ -153,8 +156,8 @@ def run_graph_seed(model_name: str, dataset: Graphs, labels: Tensor, seed: int, 
         dataset: The graphs (a PyG ``Dataset`` or a list of ``Data``, all with ``x``).
         labels: One label per graph, in ``dataset`` order (``dataset.y`` for a ``TUDataset``).
         seed: Seeds torch (initialisation, shuffling) and the SVM's folds.
-        model_kwargs: Passed to ``build_model``; give ``hidden_channels`` explicitly, since
-            ``build_model`` defaults it to DGI's 512.
+        model_kwargs: Passed to ``build_model`` (the model's own defaults otherwise, e.g.
+            InfoGraph's 32 units per layer).
         fit_kwargs: Passed to ``fit_graphs`` (``epochs``, ``batch_size``, ``lr`` ...).
         svm_kwargs: Passed to ``svm_cross_validation``; ``seed`` there overrides the run's.
         device: Where to train and embed.

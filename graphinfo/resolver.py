@@ -32,12 +32,18 @@ def resolve(kind: str, query: Any, registry: Mapping[str, Callable[..., Any]],
             raise TypeError(f"'{kind}' must be a name or a callable, got "
                             f"{type(query).__name__} {query!r}")
         return query
+    name = registered_name(query, registry)
+    if name is None:
+        choices = ", ".join(repr(name) for name in registry)
+        raise ValueError(f"Unknown {kind} {query!r}; expected one of: {choices}")
+    return registry[name](**kwargs)
+
+
+def registered_name(query: str, registry: Mapping[str, Any]) -> str | None:
+    """The key of ``registry`` that ``query`` names (case-insensitive, ``-`` and ``_``
+    ignored), or None."""
     key = _normalise(query)
-    for name, factory in registry.items():
-        if _normalise(name) == key:
-            return factory(**kwargs)
-    choices = ", ".join(repr(name) for name in registry)
-    raise ValueError(f"Unknown {kind} {query!r}; expected one of: {choices}")
+    return next((name for name in registry if _normalise(name) == key), None)
 
 
 def _normalise(name: str) -> str:

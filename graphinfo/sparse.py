@@ -386,13 +386,30 @@ def _offsets(index: Tensor, size: int) -> Tensor:
     return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
 
+#: :func:`pair_dot` gathers at most this many values per operand at a time, so scoring many
+#: pairs never holds a pairs x features tensor (16 MiB chunks in float32).
+PAIR_DOT_CHUNK_ELEMENTS = 1 << 22
+
+
+def _pair_dot_forward(a: Tensor, b: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    chunk = max(1, PAIR_DOT_CHUNK_ELEMENTS // max(a.size(1), 1))
+    if rows.numel() <= chunk:
+        return (a.index_select(0, rows) * b.index_select(0, cols)).sum(dim=-1)
+    out = a.new_empty(rows.numel(), dtype=torch.result_type(a, b))
+    for start in range(0, rows.numel(), chunk):
+        stop = start + chunk
+        out[start:stop] = (a.index_select(0, rows[start:stop])
+                           * b.index_select(0, cols[start:stop])).sum(dim=-1)
+    return out
+
+
 class _PairDot(torch.autograd.Function):
     """Row-wise dot products of gathered pairs, backpropagated as two gather-sums."""
 
     @staticmethod
     def forward(ctx: Any, a: Tensor, b: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
         ctx.save_for_backward(a, b, rows, cols)
-        return (a.index_select(0, rows) * b.index_select(0, cols)).sum(dim=-1)
+        return _pair_dot_forward(a, b, rows, cols)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
@@ -415,7 +432,8 @@ def pair_dot(a: Tensor, rows: Tensor, b: Tensor, cols: Tensor) -> Tensor:
     r"""Scores of index pairs, :math:`s_k = \mathbf{a}_{r_k}^\top \mathbf{b}_{c_k}` (a sampled
     dense-dense product), as the critic scores of edges or sampled pairs.
 
-    The forward pass gathers the rows; the backward pass is two CSR gather-sums,
+    The forward pass gathers the rows in chunks (:data:`PAIR_DOT_CHUNK_ELEMENTS`); the
+    backward pass is two CSR gather-sums,
     :math:`\partial\mathbf{a}_i = \sum_{k: r_k = i} g_k \mathbf{b}_{c_k}` and its transpose,
     instead of the sorting scatter that backpropagating advanced indexing costs (several times
     slower on the CPU). Pairs sorted by ``rows`` skip one sort. Differentiable once (with
@@ -438,4 +456,4 @@ def pair_dot(a: Tensor, rows: Tensor, b: Tensor, cols: Tensor) -> Tensor:
                          f"{tuple(rows.shape)} and {tuple(cols.shape)}")
     if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
         return _PairDot.apply(a, b, rows, cols)
-    return (a.index_select(0, rows) * b.index_select(0, cols)).sum(dim=-1)
+    return _pair_dot_forward(a, b, rows, cols)

@@ -85,6 +85,9 @@ def test_pretrain_gmi_with_a_model_option(tmp_path, capsys):
     assert main(["pretrain", "--model", "gmi", "--option", "variant", "--out",
                  str(tmp_path), *FAST]) == 2
     assert "--option must look like KEY=VALUE" in capsys.readouterr().err
+    assert main(["pretrain", "--model", "gmi", "--option", "hidden_channels=8", "--out",
+                 str(tmp_path), *FAST]) == 2
+    assert "duplicates a flag: use --hidden" in capsys.readouterr().err
 
 
 def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
@@ -100,6 +103,8 @@ def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
     assert torch.load(out / "embeddings.pt").shape == (188, 16)   # 2 layers x 8 units
     config = json.loads((out / "config.json").read_text())
     assert config["epochs"] == 2 and config["batch_size"] == 128
+    assert config["hidden_channels"] == 8 and config["num_layers"] == 2
+    assert "encoder" not in config and "patience" not in config
     # Each kind of model refuses the other kind of dataset.
     with pytest.raises(SystemExit, match="learns graph embeddings"):
         main(["pretrain", "--model", "infograph", "--dataset", "planted", "--out",

@@ -3,7 +3,6 @@ import torch
 from torch_geometric.data import Data
 
 from graphinfo.experiment import normalise_features, run_graph_seed, run_seed, summarise
-from graphinfo.models import MODELS, InfoGraph
 from tests.conftest import split_of
 
 
@@ -44,8 +43,7 @@ def _cycles_and_stars(count):
     return graphs, torch.cat([g.y for g in graphs])
 
 
-def test_run_graph_seed_separates_two_planted_graph_classes(monkeypatch):
-    monkeypatch.setitem(MODELS, "infograph", InfoGraph)
+def test_run_graph_seed_separates_two_planted_graph_classes():
     graphs, labels = _cycles_and_stars(40)
     kwargs = dict(model_kwargs={"hidden_channels": 16, "num_layers": 2},
                   fit_kwargs={"epochs": 5, "batch_size": 16, "lr": 0.01, "progress": False},
@@ -61,8 +59,7 @@ def test_run_graph_seed_separates_two_planted_graph_classes(monkeypatch):
         b.metrics["accuracy"]
 
 
-def test_run_graph_seed_needs_one_label_per_graph(monkeypatch):
-    monkeypatch.setitem(MODELS, "infograph", InfoGraph)
+def test_run_graph_seed_needs_one_label_per_graph():
     graphs, labels = _cycles_and_stars(6)
     with pytest.raises(ValueError, match=r"'labels' must hold one label per graph \(6\), got 5"):
         run_graph_seed("infograph", graphs, labels[:5], 0)
@@ -81,9 +78,9 @@ def test_validation_selection_keeps_the_best_valid_epoch_and_never_reads_test(pl
         return probe(z, y, split, **kwargs)
 
     monkeypatch.setattr(experiment, "linear_probe", spy)
-    data = planted
+    data = normalise_features(planted)
     selection = ValidationSelection(data, split, every=5, patience=2)
-    run = run_seed("dgi", normalise_features(planted), split, 0,
+    run = run_seed("dgi", data, split, 0,
                    model_kwargs={"hidden_channels": 16},
                    fit_kwargs={"epochs": 60, "lr": 0.01, "patience": None, "progress": False,
                                "callbacks": [selection]})
@@ -92,8 +89,13 @@ def test_validation_selection_keeps_the_best_valid_epoch_and_never_reads_test(pl
     # Every selection check saw train and valid only; the final evaluation saw the test split.
     assert seen[:-1] and all(keys == ["train", "valid"] for keys in seen[:-1])
     assert seen[-1] == ["test", "train", "valid"]
+    # The weights evaluated are the selected ones: the same validation accuracy.
+    model = experiment.build_model("dgi", in_channels=data.num_features, hidden_channels=16)
+    selection.restore(model)
+    z = experiment.embed(model, data)
+    assert probe(z, data.y, split)["valid_acc"] == pytest.approx(selection.best_valid)
     # run_seed's own selection restores the epoch it chose and reports it.
-    chosen = run_seed("dgi", normalise_features(planted), split, 0,
+    chosen = run_seed("dgi", data, split, 0,
                       model_kwargs={"hidden_channels": 16},
                       fit_kwargs={"epochs": 60, "lr": 0.01, "patience": None,
                                   "progress": False},

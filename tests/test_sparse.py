@@ -415,6 +415,20 @@ def test_pair_dot_values_and_gradients_match_indexing(sorted_rows):
     assert torch.autograd.gradcheck(lambda a: pair_dot(a, rows, a, rows.flip(0)), (a,))
 
 
+def test_pair_dot_in_chunks_matches_one_pass(monkeypatch):
+    import graphinfo.sparse as sparse
+
+    generator = torch.Generator().manual_seed(1)
+    a = torch.randn(20, 6, dtype=torch.double, generator=generator, requires_grad=True)
+    rows = torch.randint(0, 20, (50,), generator=generator)
+    cols = torch.randint(0, 20, (50,), generator=generator)
+    whole = sparse.pair_dot(a, rows, a, cols)
+    monkeypatch.setattr(sparse, "PAIR_DOT_CHUNK_ELEMENTS", 6 * 7)   # 7 pairs per chunk
+    chunked = sparse.pair_dot(a, rows, a, cols)
+    assert torch.allclose(whole, chunked)
+    assert torch.autograd.gradcheck(lambda a: sparse.pair_dot(a, rows, a, cols), (a,))
+
+
 def test_pair_dot_rejects_mismatched_shapes():
     from graphinfo.sparse import pair_dot
 

@@ -326,10 +326,14 @@ def test_fit_graphs_keeps_every_batch_that_is_not_a_lone_trailing_graph():
 def test_fit_graphs_infograph_with_a_trailing_single_graph():
     from graphinfo.models import InfoGraph
 
+    torch.manual_seed(0)
     model = InfoGraph(1, hidden_channels=8, num_layers=2)
-    # 9 graphs in batches of 4 end with one graph, which InfoGraph cannot contrast.
-    history = fit_graphs(model, _graphs(9), epochs=2, batch_size=4, progress=False)
+    # 9 graphs in batches of 4 end with one graph, which InfoGraph cannot contrast (its loss
+    # raises on a single graph): training must skip it and still train on the others.
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    history = fit_graphs(model, _graphs(9), epochs=2, batch_size=4, seed=0, progress=False)
     assert history.epochs == 2 and all(math.isfinite(v) for v in history.losses)
+    assert any(not torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_fit_graphs_shuffle_order_follows_the_seed():

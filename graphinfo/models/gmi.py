@@ -22,6 +22,7 @@ from graphinfo.sparse import TensorCache, feature_operator, pair_dot
 #: :data:`AUTO_TOPOLOGY_SAMPLES` pairs per node.
 AUTO_TOPOLOGY_MAX_NODES = 8192
 AUTO_TOPOLOGY_SAMPLES = 64
+_SAMPLING_ATTEMPTS = 10
 
 
 class _Gram(torch.autograd.Function):
@@ -50,7 +51,7 @@ class GMIOutput(NamedTuple):
     feature_neg: Tensor
     r"""Critic logits :math:`T(\mathbf{h}_i, \mathbf{x}_k)` of node :math:`i` with random nodes
     :math:`k \ne i`, :math:`(NK)`."""
-    feature_weight: Tensor
+    pair_weight: Tensor
     r"""The weight :math:`w_{ij}` of each neighbourhood pair; each node's weights sum to one,
     :math:`(P)`."""
     topology_pos: Tensor
@@ -101,6 +102,9 @@ class GMI(MIModel):
       against node :math:`i`'s own raw features (weight 0.8) and, with a second critic, against
       the PReLU'd mean of its neighbours' first-layer features :math:`\mathbf{x}_j\mathbf{W}_1`
       (weight 1.0), and ships GMI-mean only;
+    - its second critic contrasts a node's neighbour mean with *other nodes' embeddings*
+      :math:`\mathbf{h}_k` (the first contrasts :math:`\mathbf{h}_i` with other nodes'
+      features); here every negative pairs :math:`\mathbf{h}_i` with another node's features;
     - its critics pass their logits through a sigmoid before the JSD's softplus, which bounds
       the logits to :math:`(0, 1)`; here the critic's logits go to the estimator unchanged;
     - its topology term weights the positive entries twice (it divides by half their count);
@@ -109,9 +113,11 @@ class GMI(MIModel):
       nodes; its linear-probe iterations were chosen on the test split — graphinfo's
       evaluation chooses on the validation split only.
 
-    Hyper-parameters of the paper's transductive runs: 512 units, Adam lr 0.001, early
-    stopping with patience 20 on the loss, a two-layer GCN on Cora and one layer on CiteSeer
-    and PubMed.
+    The authors' ``execute.py`` defaults: 512 units, Adam lr 0.001, at most 550 epochs with
+    early stopping (patience 20) on the loss, 5 negatives; a comment in its ``models/gmi.py``
+    asks for a two-layer GCN on Cora and one layer on CiteSeer and PubMed. (Read from
+    github.com/zpeng27/GMI: ``models/gmi.py``, ``layers/discriminator.py``,
+    ``utils/process.py``, ``execute.py``.)
 
     Args:
         hidden_channels (int): Size of the node embeddings.
@@ -178,6 +184,12 @@ class GMI(MIModel):
         self.topology_negatives = topology_negatives
         self.encoder = make_encoder(encoder, in_channels, hidden_channels,
                                     **(encoder_kwargs or {}))
+        if isinstance(discriminator, str) and discriminator.lower().replace("-", "_") in (
+                "inner_product", "cosine") and in_channels != hidden_channels:
+            raise ValueError(f"The critic {discriminator!r} has no weights, so it can only score "
+                             f"embeddings against features of the same size; got "
+                             f"hidden_channels={hidden_channels} and in_channels={in_channels}. "
+                             f"Use 'bilinear' or 'mlp'")
         self.feature_channels = in_channels
         self.discriminator = make_discriminator(discriminator, hidden_channels, in_channels)
         self.estimator = make_estimator(estimator)
@@ -219,7 +231,9 @@ class GMI(MIModel):
         dense = x.to_dense() if x.layout != torch.strided else x
         return self.discriminator(z.index_select(0, rows), dense.index_select(0, cols))
 
-    def _random_others(self, num_nodes: int, count: int, device: torch.device) -> Tensor:
+    @staticmethod
+    def _random_others(num_nodes: int, count: int, device: torch.device
+                       ) -> tuple[Tensor, Tensor]:
         """``count`` nodes drawn uniformly for each node, never the node itself."""
         rows = torch.arange(num_nodes, device=device).repeat_interleave(count)
         cols = torch.randint(0, num_nodes - 1, (num_nodes * count,), device=device)
@@ -258,29 +272,31 @@ class GMI(MIModel):
         mode = self.topology_negatives
         if mode == "auto":
             mode = "all" if num_nodes <= AUTO_TOPOLOGY_MAX_NODES else AUTO_TOPOLOGY_SAMPLES
+        if rows.numel() == num_nodes * num_nodes:
+            raise ValueError("The graph is complete: the topology term has no non-adjacent "
+                             "pair to contrast; set topology_weight=0")
         if mode == "all":
-            if rows.numel() == num_nodes * num_nodes:
-                raise ValueError("The graph is complete: the topology term has no non-adjacent "
-                                 "pair to contrast; set topology_weight=0")
             # Every pair's logit; the loss removes the adjacent ones from the sum (no masking).
             return _Gram.apply(z) if torch.is_grad_enabled() and z.requires_grad else z @ z.t()
-        neg_rows, neg_cols = self._random_others(num_nodes, int(mode), z.device)
         keys = rows * num_nodes + cols  # sorted: rows are sorted, cols sorted within a row
-        sampled = neg_rows * num_nodes + neg_cols
-        position = torch.searchsorted(keys, sampled).clamp(max=keys.numel() - 1)
-        keep = keys[position] != sampled
-        if not bool(keep.any()):
-            raise ValueError("Every sampled pair is adjacent: the graph is (nearly) complete; "
-                             "use topology_negatives='all' or topology_weight=0")
-        return pair_dot(z, neg_rows[keep], z, neg_cols[keep])
+        for _ in range(_SAMPLING_ATTEMPTS):
+            neg_rows, neg_cols = self._random_others(num_nodes, int(mode), z.device)
+            sampled = neg_rows * num_nodes + neg_cols
+            position = torch.searchsorted(keys, sampled).clamp(max=keys.numel() - 1)
+            keep = keys[position] != sampled
+            if bool(keep.any()):
+                return pair_dot(z, neg_rows[keep], z, neg_cols[keep])
+        raise ValueError(f"{_SAMPLING_ATTEMPTS} draws of {num_nodes * int(mode)} random pairs "
+                         f"found no non-adjacent one: the graph is nearly complete; use "
+                         f"topology_negatives='all' or topology_weight=0")
 
-    def loss(self, z: Tensor, feature_pos: Tensor, feature_neg: Tensor, feature_weight: Tensor,
+    def loss(self, z: Tensor, feature_pos: Tensor, feature_neg: Tensor, pair_weight: Tensor,
              topology_pos: Tensor, topology_neg: Tensor) -> Tensor:
         r""":math:`-\alpha\,\hat I_{\mathrm{feature}} - \gamma\,\hat I_{\mathrm{topology}}`."""
         loss = z.new_zeros(())
         if self.feature_weight > 0:
             loss = loss - self.feature_weight * self.estimator(
-                feature_pos, feature_neg, pos_weight=feature_weight)
+                feature_pos, feature_neg, pos_weight=pair_weight)
         if self.topology_weight > 0:
             loss = loss - self.topology_weight * self.topology_estimate(topology_pos,
                                                                         topology_neg)

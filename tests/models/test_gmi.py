@@ -27,7 +27,7 @@ def test_shapes_gradients_and_neighbourhood(tiny_graph):
     assert all((i, i) in pairs for i in range(6)) and len(pairs) == rows.numel()
     assert {(2, 3), (3, 2)} <= pairs and (0, 3) not in pairs
     assert out.z.shape == (6, 16)
-    assert out.feature_pos.shape == out.feature_weight.shape == out.topology_pos.shape == (20,)
+    assert out.feature_pos.shape == out.pair_weight.shape == out.topology_pos.shape == (20,)
     assert out.feature_neg.shape == (6 * 5,)
     assert out.topology_neg.shape == (6, 6)          # a small graph scores every pair
     loss = model.loss(*out)
@@ -36,6 +36,22 @@ def test_shapes_gradients_and_neighbourhood(tiny_graph):
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert model.discriminator.weight.grad.abs().sum() > 0
+
+
+def test_duplicate_edges_self_loops_and_isolated_nodes():
+    x = torch.randn(5, 4, dtype=torch.double)
+    # 0 -> 1 twice, a self loop on 2, node 4 isolated.
+    edge_index = torch.tensor([[0, 0, 1, 2, 2, 3], [1, 1, 0, 2, 3, 2]])
+    model = GMI(8, in_channels=4).double()
+    rows, cols = model.neighbourhood(edge_index, 5)
+    assert sorted(zip(rows.tolist(), cols.tolist())) == [
+        (0, 0), (0, 1), (1, 0), (1, 1), (2, 2), (2, 3), (3, 2), (3, 3), (4, 4)]
+    out = model(x, edge_index)
+    assert out.z.dtype == torch.double and out.feature_pos.dtype == torch.double
+    assert out.pair_weight[rows == 4].item() == 1.0      # an isolated node has only itself
+    loss = model.loss(*out)
+    loss.backward()
+    assert torch.isfinite(loss)
 
 
 def test_neighbours_follow_the_source_to_target_flow():
@@ -61,16 +77,16 @@ def test_each_nodes_weights_sum_to_one(tiny_graph, variant):
     model = _model(tiny_graph, variant=variant)
     out = model(tiny_graph.x, tiny_graph.edge_index)
     rows, cols = model.neighbourhood(tiny_graph.edge_index, 6)
-    totals = torch.zeros(6).index_add(0, rows, out.feature_weight.detach())
+    totals = torch.zeros(6).index_add(0, rows, out.pair_weight.detach())
     assert torch.allclose(totals, torch.ones(6), atol=1e-6)
     degree = torch.bincount(rows, minlength=6).float()
     if variant == "mean":
-        assert torch.allclose(out.feature_weight, 1 / degree[rows])
+        assert torch.allclose(out.pair_weight, 1 / degree[rows])
     else:
         similarity = torch.sigmoid((out.z[rows] * out.z[cols]).sum(-1))
         own = torch.zeros(6).index_add(0, rows, similarity)
-        assert torch.allclose(out.feature_weight, similarity / own[rows], atol=1e-6)
-        assert out.feature_weight.requires_grad     # learned through the similarity
+        assert torch.allclose(out.pair_weight, similarity / own[rows], atol=1e-6)
+        assert out.pair_weight.requires_grad     # learned through the similarity
 
 
 def test_the_estimator_gets_the_weights_and_negatives_are_other_nodes(planted):
@@ -84,7 +100,7 @@ def test_the_estimator_gets_the_weights_and_negatives_are_other_nodes(planted):
     torch.manual_seed(0)
     out = model(planted.x, planted.edge_index)
     model.loss(*out)
-    assert captured["pos"] is out.feature_pos and captured["pos_weight"] is out.feature_weight
+    assert captured["pos"] is out.feature_pos and captured["pos_weight"] is out.pair_weight
     # Negatives: 3 random nodes per node, never the node itself.
     torch.manual_seed(0)
     rows, cols = model._random_others(planted.num_nodes, 3, torch.device("cpu"))
@@ -103,6 +119,18 @@ def test_topology_term_over_all_pairs_is_the_masked_jsd(planted):
     expected = jsd(out.topology_pos, (out.z @ out.z.t())[~adjacent])
     assert torch.allclose(model.topology_estimate(out.topology_pos, out.topology_neg), expected,
                           atol=1e-5)
+
+
+def test_sampled_topology_estimate_approaches_the_all_pairs_one(planted):
+    model = _model(planted, topology_negatives="all")
+    with torch.no_grad():
+        out = model(planted.x, planted.edge_index)
+        exact = model.topology_estimate(out.topology_pos, out.topology_neg)
+        model.topology_negatives = 2000
+        sampled = model.topology_estimate(out.topology_pos,
+                                          model._non_edge_logits(out.z, *model.neighbourhood(
+                                              planted.edge_index, planted.num_nodes)))
+    assert abs(float(sampled) - float(exact)) < 0.02 * abs(float(exact)) + 1e-3
 
 
 def test_sampled_topology_negatives_leave_out_adjacent_pairs(tiny_graph):
@@ -178,6 +206,7 @@ def test_build_model_by_name(tiny_graph):
     ({"topology_negatives": "some"}, "'topology_negatives'"),
     ({"topology_weight": -1.0}, "'topology_weight' must be a number >= 0"),
     ({"estimator": "nope"}, "Unknown estimator"),
+    ({"discriminator": "inner_product"}, "hidden_channels=8 and in_channels=4"),
 ])
 def test_bad_arguments_get_clear_errors(kwargs, message):
     arguments = {"hidden_channels": 8, "in_channels": 4, **kwargs}
@@ -194,6 +223,8 @@ def test_bad_graphs_get_clear_errors():
     complete = torch.tensor([[0, 1, 0, 2, 1, 2], [1, 0, 2, 0, 2, 1]])
     with pytest.raises(ValueError, match="complete"):
         model(torch.randn(3, 3), complete)
+    with pytest.raises(ValueError, match="complete"):
+        GMI(8, in_channels=3, topology_negatives=4)(torch.randn(3, 3), complete)
     # Without the topology term a complete graph is fine.
     model = GMI(8, in_channels=3, topology_weight=0.0)
     assert torch.isfinite(model.loss(*model(torch.randn(3, 3), complete)))
