@@ -228,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: the paper's datasets for --model")
     parser.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA)")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run are first-seed ... first-seed + seeds - 1 (to split a run "
+                             "over processes)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs (DGI: 1000; GMI: 550; InfoGraph: per dataset)")
     parser.add_argument("--patience", type=int, default=20)
@@ -271,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     for dataset in args.datasets or recipe.datasets:
         rows = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             metrics = run_dataset(recipe, dataset, seed, args)
             rows.append(metrics)
             print(f"{dataset} seed {seed}: " + ", ".join(
