@@ -137,16 +137,23 @@ def pretrain(args: argparse.Namespace) -> int:
     rows.append(["train time (s)", _format_mean_std([r["train_seconds"] for r in results], 1.0)])
     print(_table(rows))
     assert best is not None
-    config["embeddings_seed"] = best.metrics["seed"]
-    save_torch(best.embeddings, out / "embeddings.pt")
-    save_torch(best.state_dict, out / "model.pt")
-    save_json({"dataset": dataset.name, "model": args.model, "per_seed": results,
-               "summary": summary, "embeddings_seed": config["embeddings_seed"]},
-              out / "metrics.json")
-    save_json(config, out / "config.json")
+    _write_outputs(out, best, results, summary, config)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
           f"accuracy), model.pt, metrics.json and config.json")
     return 0
+
+
+def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
+                   summary: dict[str, Any], config: dict[str, Any]) -> None:
+    """Writes the chosen seed's embeddings and weights, the metrics and the config, each
+    atomically."""
+    config["embeddings_seed"] = best.metrics["seed"]
+    save_torch(best.embeddings, out / "embeddings.pt")
+    save_torch(best.state_dict, out / "model.pt")
+    save_json({"dataset": config["dataset"], "model": config["model"], "per_seed": results,
+               "summary": summary, "embeddings_seed": config["embeddings_seed"]},
+              out / "metrics.json")
+    save_json(config, out / "config.json")
 
 
 def _model_default(model: str, argument: str) -> Any:
@@ -212,13 +219,7 @@ def _pretrain_graphs(args: argparse.Namespace, dataset: Any, device: str) -> int
              _format_mean_std([r["train_seconds"] for r in results], 1.0)]]
     print(_table(rows))
     assert best is not None
-    config["embeddings_seed"] = best.metrics["seed"]
-    save_torch(best.embeddings, out / "embeddings.pt")
-    save_torch(best.state_dict, out / "model.pt")
-    save_json({"dataset": dataset.name, "model": args.model, "per_seed": results,
-               "summary": summary, "embeddings_seed": config["embeddings_seed"]},
-              out / "metrics.json")
-    save_json(config, out / "config.json")
+    _write_outputs(out, best, results, summary, config)
     print(f"wrote {out / 'embeddings.pt'} (graph embeddings, seed "
           f"{config['embeddings_seed']}), model.pt, metrics.json and config.json")
     return 0
