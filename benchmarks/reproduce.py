@@ -176,6 +176,14 @@ def markdown(report: dict, recipe: Recipe) -> str:
                       "with PyG's message passing).")
     elif report["model"] == "dgi":
         lines[-1] += " Execution path: fast (the default: sparse aggregation, shared first layer)."
+    if report["settings"].get("batch_size"):
+        settings = report["settings"]
+        fanout = ", ".join(map(str, settings.get("num_neighbors") or [10]))
+        lines[-1] += (f" Mini-batch training (graphinfo.minibatch.fit_minibatch): "
+                      f"{settings['batch_size']} seed nodes per batch, neighbours sampled per "
+                      f"node and layer: {fanout}, corruption inside each batch, "
+                      f"'{settings['summary']}' summary, early stopping on the epoch's mean "
+                      f"loss; every node embedded layer-wise over the full graph afterwards.")
     lines += [""] + [f"Note: {note}" for note in recipe.notes] + [""]
     if node:
         lines += ["| dataset | seeds | graphinfo test acc. (%) | paper (%) | valid acc. (%) "
@@ -213,9 +221,13 @@ def run_dataset(recipe: Recipe, name: str, seed: int, args: argparse.Namespace
     fit_kwargs = recipe.fit_kwargs(name, args)
     if recipe.task == "node":
         data = normalise_features(dataset.data, "row")
+        minibatch = None
+        if args.batch_size is not None:
+            minibatch = {"batch_size": args.batch_size, "num_neighbors": args.num_neighbors,
+                         "summary": args.summary}
         return run_seed(args.model, data, dataset.split, seed, model_kwargs=model_kwargs,
                         fit_kwargs=fit_kwargs, select_every=args.select_every,
-                        select_patience=args.select_patience).metrics
+                        select_patience=args.select_patience, minibatch=minibatch).metrics
     graphs = dataset.dataset
     return run_graph_seed(args.model, graphs, graphs.y, seed, model_kwargs=model_kwargs,
                           fit_kwargs=fit_kwargs).metrics
@@ -254,8 +266,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--general-path", action="store_true",
                         help="DGI only: train with DGI(fast_path=False), the encoder run twice "
                              "with PyG's message passing (to compare against the fast path)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="DGI only: train on neighbour-sampled mini-batches of this many seed "
+                             "nodes (graphinfo.minibatch.fit_minibatch; default: full-batch)")
+    parser.add_argument("--num-neighbors", type=int, nargs="+", default=None,
+                        help="with --batch-size: neighbours sampled per node and layer (default: "
+                             "10 per layer)")
+    parser.add_argument("--summary", choices=("batch", "ema"), default="batch",
+                        help="with --batch-size: the summary of each batch's seeds, or a moving "
+                             "average of them (default: batch)")
     args = parser.parse_args(argv)
     recipe = RECIPES[args.model]
+    if args.batch_size is not None and args.model != "dgi":
+        parser.error("--batch-size applies to --model dgi only")
+    if args.batch_size is None and (args.num_neighbors is not None or args.summary != "batch"):
+        parser.error("--num-neighbors and --summary apply with --batch-size only")
     if args.general_path and args.model != "dgi":
         parser.error("--general-path applies to --model dgi only")
     if args.variant != "mean" and args.model != "gmi":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import logging
+import os
 import platform
 import statistics
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 
-from graphinfo import __version__
+from graphinfo import __version__, distributed
 from graphinfo.io import save_json, save_torch
 
 DEFAULT_DATASET = "planted"
@@ -82,6 +83,30 @@ def _config(args: argparse.Namespace, dataset: Any, device: str, out: Path) -> d
     }
 
 
+def _minibatch_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``fit_minibatch`` arguments from the flags, or ``None`` for full-batch training."""
+    if args.batch_size is None:
+        if args.num_neighbors is not None or args.summary is not None:
+            raise ValueError("--num-neighbors and --summary set mini-batch training: add "
+                             "--batch-size")
+        if distributed.is_distributed():
+            raise ValueError("training on several processes samples mini-batches: add "
+                             "--batch-size (seed nodes per batch and process)")
+        return None
+    return {"batch_size": args.batch_size, "num_neighbors": args.num_neighbors,
+            "summary": args.summary or "batch"}
+
+
+def _minibatch_text(minibatch: dict[str, Any] | None) -> str:
+    if minibatch is None:
+        return ", full-batch"
+    fanout = minibatch["num_neighbors"] or "10 per layer"
+    text = (f", mini-batches of {minibatch['batch_size']} seed nodes (neighbours {fanout}, "
+            f"{minibatch['summary']} summary)")
+    return text + (f" on {distributed.world_size()} processes" if distributed.is_distributed()
+                   else "")
+
+
 def pretrain(args: argparse.Namespace) -> int:
     from graphinfo.data import load_dataset
     from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
@@ -92,7 +117,11 @@ def pretrain(args: argparse.Namespace) -> int:
     if registered_name(args.model, MODELS) is None:
         raise ValueError(f"Unknown model {args.model!r}; expected one of: "
                          + ", ".join(repr(name) for name in MODELS))
+    if not distributed.is_main_process():
+        distributed.barrier()   # rank 0 loads (and processes into the cache) first
     dataset = load_dataset(args.dataset, root=args.root)
+    if distributed.is_main_process():
+        distributed.barrier()
     if is_graph_level(args.model):
         return _pretrain_graphs(args, dataset, device)
     if dataset.task != "node" or dataset.data is None:
@@ -105,10 +134,14 @@ def pretrain(args: argparse.Namespace) -> int:
     config["epochs"] = args.epochs or 1000
     config["num_layers"] = args.layers or 1
     config["hidden_channels"] = args.hidden or 512   # build_model's default for dgi and gmi
-    config.pop("batch_size")   # graph-level models only
+    minibatch = _minibatch_settings(args)
+    if minibatch is None:
+        config.pop("batch_size")
+    else:
+        config.update(minibatch=minibatch, processes=distributed.world_size())
     print(f"{args.model.upper()} on {dataset.name}: {data.num_nodes} nodes, {data.num_edges} "
           f"edges, {data.num_features} features, {dataset.num_classes} classes; "
-          f"{args.seeds} seed(s) on {device}")
+          f"{args.seeds} seed(s) on {device}" + _minibatch_text(minibatch))
     results: list[dict[str, Any]] = []
     best: SeedRun | None = None
     model_kwargs: dict[str, Any] = {"encoder": args.encoder, "estimator": args.estimator,
@@ -119,40 +152,73 @@ def pretrain(args: argparse.Namespace) -> int:
     fit_kwargs = {"epochs": config["epochs"], "lr": args.lr,
                   "weight_decay": args.weight_decay, "patience": args.patience,
                   "progress": args.progress}
+    probe, probe_kwargs = dataset.probe_protocol()
+    evaluation = _evaluation_note(probe, probe_kwargs)
+    if evaluation:
+        config["evaluation"] = evaluation
+        print(f"  scored by ogb.nodeproppred.Evaluator({evaluation['evaluator']!r}): "
+              f"{evaluation['metric']}, linear probe with C chosen on the valid split")
+    metric = evaluation.get("metric", "acc")
     for seed in config["seeds"]:
         run = run_seed(args.model, data, dataset.split, seed, model_kwargs=model_kwargs,
-                       fit_kwargs=fit_kwargs, device=device)
+                       fit_kwargs=fit_kwargs, device=device, probe=probe,
+                       probe_kwargs=probe_kwargs, minibatch=minibatch)
+        if not distributed.is_main_process():
+            continue    # rank 0 evaluates, prints and writes
         row = run.metrics
         results.append(row)
-        print(f"  seed {seed}: test {100 * row['test_acc']:.2f}  valid "
-              f"{100 * row['valid_acc']:.2f}  ({row['epochs']} epochs, "
+        print(f"  seed {seed}: test {100 * row[f'test_{metric}']:.2f}  valid "
+              f"{100 * row[f'valid_{metric}']:.2f}  ({row['epochs']} epochs, "
               f"{row['train_seconds']:.1f} s)")
-        if best is None or row["valid_acc"] > best.metrics["valid_acc"]:
+        if best is None or row[f"valid_{metric}"] > best.metrics[f"valid_{metric}"]:
             best = run
-    summary = summarise(results, ("test_acc", "valid_acc", "nmi", "ari", "train_seconds"))
+    if not distributed.is_main_process():
+        return 0
+    name = _METRIC_NAMES.get(metric, metric)
+    labels = {f"test_{metric}": f"test {name} (%)", f"valid_{metric}": f"valid {name} (%)",
+              "nmi": "k-means NMI (%)", "ari": "k-means ARI (%)"}
+    labels = {key: label for key, label in labels.items() if key in results[0]}
+    summary = summarise(results, (*labels, "train_seconds"))
     rows = [["metric", f"mean ± std over {len(results)} seed(s)"]]
-    for key, label in (("test_acc", "test accuracy (%)"), ("valid_acc", "valid accuracy (%)"),
-                       ("nmi", "k-means NMI (%)"), ("ari", "k-means ARI (%)")):
+    for key, label in labels.items():
         rows.append([label, _format_mean_std([r[key] for r in results])])
     rows.append(["train time (s)", _format_mean_std([r["train_seconds"] for r in results], 1.0)])
     print(_table(rows))
     assert best is not None
-    _write_outputs(out, best, results, summary, config)
+    _write_outputs(out, best, results, summary, config, evaluation)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
-          f"accuracy), model.pt, metrics.json and config.json")
+          f"{name}), model.pt, metrics.json and config.json")
     return 0
 
 
+#: How ``pretrain`` names a probe metric in its table.
+_METRIC_NAMES = {"acc": "accuracy", "rocauc": "ROC-AUC"}
+
+
+def _evaluation_note(probe: str, probe_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What scored the embeddings, for the outputs: empty for the plain linear probe, else
+    the protocol, the OGB Evaluator's dataset name and its metric."""
+    if probe != "ogb":
+        return {}
+    from ogb.nodeproppred import Evaluator
+
+    evaluator = Evaluator(probe_kwargs["name"])
+    return {"protocol": "ogb", "evaluator": evaluator.name, "metric": evaluator.eval_metric}
+
+
 def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
-                   summary: dict[str, Any], config: dict[str, Any]) -> None:
-    """Writes the chosen seed's embeddings and weights, the metrics and the config, each
-    atomically."""
+                   summary: dict[str, Any], config: dict[str, Any],
+                   evaluation: dict[str, Any] | None = None) -> None:
+    """Writes the chosen seed's embeddings and weights, the metrics (with ``evaluation``, when
+    given) and the config, each atomically."""
     config["embeddings_seed"] = best.metrics["seed"]
     save_torch(best.embeddings, out / "embeddings.pt")
     save_torch(best.state_dict, out / "model.pt")
-    save_json({"dataset": config["dataset"], "model": config["model"], "per_seed": results,
-               "summary": summary, "embeddings_seed": config["embeddings_seed"]},
-              out / "metrics.json")
+    metrics = {"dataset": config["dataset"], "model": config["model"], "per_seed": results,
+               "summary": summary, "embeddings_seed": config["embeddings_seed"]}
+    if evaluation:
+        metrics["evaluation"] = evaluation
+    save_json(metrics, out / "metrics.json")
     save_json(config, out / "config.json")
 
 
@@ -178,12 +244,16 @@ def _pretrain_graphs(args: argparse.Namespace, dataset: Any, device: str) -> int
         raise SystemExit(f"error: model {args.model!r} learns graph embeddings; dataset "
                          f"{args.dataset!r} is a {dataset.task}-level dataset (try a TU dataset "
                          f"such as 'mutag')")
+    if args.num_neighbors is not None or args.summary is not None:
+        raise ValueError("--num-neighbors and --summary apply to node-level models; "
+                         f"{args.model!r} trains on batches of whole graphs (--batch-size)")
     graphs = dataset.dataset
     labels = graphs.y if getattr(graphs, "y", None) is not None else torch.cat(
         [graph.y for graph in graphs])
     out = Path(args.out or f"runs/{args.model}-{dataset.name}")
     config = _config(args, dataset, device, out)
     config["epochs"] = args.epochs or 20
+    config["batch_size"] = args.batch_size or 128
     for unused in ("encoder", "patience", "feature_norm"):   # a node-level model's settings
         config.pop(unused)
     for key, value in (("hidden_channels", args.hidden), ("num_layers", args.layers)):
@@ -197,7 +267,7 @@ def _pretrain_graphs(args: argparse.Namespace, dataset: Any, device: str) -> int
     if args.layers is not None:
         model_kwargs["num_layers"] = args.layers
     fit_kwargs = {"epochs": config["epochs"], "lr": args.lr, "weight_decay": args.weight_decay,
-                  "batch_size": args.batch_size, "progress": args.progress}
+                  "batch_size": config["batch_size"], "progress": args.progress}
     results: list[dict[str, Any]] = []
     best: SeedRun | None = None
     for seed in config["seeds"]:
@@ -227,7 +297,8 @@ def _pretrain_graphs(args: argparse.Namespace, dataset: Any, device: str) -> int
 
 def evaluate(args: argparse.Namespace) -> int:
     from graphinfo.data import load_dataset
-    from graphinfo.evaluation import clustering, linear_probe
+    from graphinfo.evaluation import clustering
+    from graphinfo.evaluation import evaluate as run_protocol
 
     dataset = load_dataset(args.dataset, root=args.root)
     if dataset.data is None or dataset.split is None:
@@ -240,12 +311,21 @@ def evaluate(args: argparse.Namespace) -> int:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
         raise SystemExit(f"error: {str(path)!r} must hold a tensor of shape "
                          f"[{dataset.data.num_nodes}, F] for {dataset.name}, got {shape}")
-    metrics = {**linear_probe(z, dataset.data.y, dataset.split),
-               **clustering(z, dataset.data.y)}
-    rows = [["metric", "value"]] + [[k, f"{v:.4f}"] for k, v in metrics.items()]
+    probe, probe_kwargs = dataset.probe_protocol()
+    metrics = run_protocol(z, dataset.data.y, dataset.split, protocol=probe, **probe_kwargs)
+    evaluation = _evaluation_note(probe, probe_kwargs)
+    if probe == "linear_probe":
+        metrics.update(clustering(z, dataset.data.y))
+    rows = [["metric", "value"]] + [[k, v if isinstance(v, str) else f"{v:.4f}"]
+                                    for k, v in metrics.items()]
     print(_table(rows))
+    if evaluation:
+        print(f"scored by ogb.nodeproppred.Evaluator({evaluation['evaluator']!r}), linear probe "
+              f"with C chosen on the valid split")
     if args.out:
-        save_json({"embeddings": str(path), "dataset": dataset.name, **metrics}, args.out)
+        extra = {"evaluation": evaluation} if evaluation else {}
+        save_json({"embeddings": str(path), "dataset": dataset.name, **metrics, **extra},
+                  args.out)
     return 0
 
 
@@ -267,6 +347,14 @@ def datasets(args: argparse.Namespace) -> int:
                 for folder in entry["search"]:
                     print(f"  {folder}")
     return 0
+
+
+def _fanout(text: str) -> int:
+    value = int(text)
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, or -1 for all "
+                                         f"neighbours, got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -304,8 +392,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "infograph)")
     p.add_argument("--encoder", default="gcn",
                    help="gcn | sage | gin | gat, node-level models (default: gcn)")
-    p.add_argument("--batch-size", type=_positive_int, default=128,
-                   help="graphs per batch for graph-level models (default: 128)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="graph-level models: graphs per batch (default: 128); node-level models: "
+                        "train on neighbour-sampled mini-batches of this many seed nodes per "
+                        "process (default: full-batch)")
+    p.add_argument("--num-neighbors", type=_fanout, nargs="+", default=None,
+                   metavar="K", help="with --batch-size: neighbours sampled per node, one count "
+                                     "per encoder layer, -1 for all (default: 10 per layer)")
+    p.add_argument("--summary", choices=("batch", "ema"), default=None,
+                   help="with --batch-size: the summary the seeds are scored against, each "
+                        "batch's own or a moving average (default: batch)")
+    p.add_argument("--nproc", type=_positive_int, default=1,
+                   help="train on this many processes of this machine with "
+                        "DistributedDataParallel (gloo on CPU, nccl on CUDA); needs "
+                        "--batch-size. Under torchrun leave it at 1: the environment sets the "
+                        "processes (default: 1)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a model argument, repeatable, e.g. --option variant=adaptive for gmi "
                         "or --option prior=True for infograph")
@@ -321,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show a progress bar (default: only on a terminal)")
     p.set_defaults(func=pretrain)
 
-    e = sub.add_parser("evaluate", help="linear probe and k-means on saved embeddings")
+    e = sub.add_parser("evaluate", help="linear probe and k-means on saved embeddings (OGB "
+                                        "datasets: the probe scored by OGB's Evaluator)")
     e.add_argument("embeddings", help="a .pt file holding an [N, F] tensor")
     e.add_argument("--dataset", required=True, help="dataset whose labels and split to use")
     e.add_argument("--root", default=None, help="data folder")
@@ -336,14 +438,80 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.func is pretrain and (args.nproc > 1 or distributed.launched_by_torchrun()):
+            return _pretrain_distributed(args, argv)
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError,
+            ChildProcessError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _pretrain_distributed(args: argparse.Namespace, argv: list[str]) -> int:
+    """``pretrain`` on several processes: under ``torchrun`` this process is one of them;
+    with ``--nproc N`` it starts ``N`` processes on this machine and waits for them."""
+    from graphinfo.data.loaders import resolve_name
+    from graphinfo.models import MODELS, is_graph_level
+    from graphinfo.resolver import registered_name
+
+    # Checked here, before any process starts, for a plain error message.
+    if registered_name(args.model, MODELS) is None:
+        raise ValueError(f"Unknown model {args.model!r}; expected one of: "
+                         + ", ".join(repr(name) for name in MODELS))
+    resolve_name(args.dataset)
+    if is_graph_level(args.model):
+        raise ValueError(f"training on several processes covers node-level models; "
+                         f"{args.model!r} is graph-level: run it on one process")
+    if args.batch_size is None:
+        raise ValueError("training on several processes samples mini-batches: add "
+                         "--batch-size (seed nodes per batch and process)")
+    if distributed.launched_by_torchrun():
+        if args.nproc > 1:
+            raise ValueError("--nproc starts processes itself; under torchrun leave it out "
+                             "(torchrun's --nproc-per-node sets the processes)")
+        return _pretrain_process(argv)
+    from torch.multiprocessing.spawn import ProcessException
+
+    try:
+        distributed.launch(args.nproc, _pretrain_process, argv)
+    except ProcessException as error:
+        # The failing process's traceback is in the message; its last line is the error.
+        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        raise ChildProcessError(f"a training process failed ({lines[-1] if lines else error}); "
+                                f"each process's own error is printed above") from error
+    return 0
+
+
+def _pretrain_process(argv: list[str]) -> int:
+    """One process of a distributed ``pretrain``: joins the process group (gloo on CPU, nccl
+    on CUDA, one GPU per process), runs ``pretrain`` (only rank 0 prints and writes) and
+    leaves the group."""
+    args = build_parser().parse_args(argv)
+    args.nproc = 1
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    device = distributed.init_from_env(_check_device(args.device))
+    args.device = str(device)
+    stdout = sys.stdout
+    if not distributed.is_main_process():
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    try:
+        return pretrain(args)
+    except BaseException as error:
+        # Every process says what stopped it: the others then fail waiting for this one.
+        print(f"error in process {distributed.rank()}: {type(error).__name__}: {error}",
+              file=sys.stderr, flush=True)
+        raise
+    finally:
+        if sys.stdout is not stdout:
+            sys.stdout.close()
+            sys.stdout = stdout
+        distributed.destroy()
 
 
 if __name__ == "__main__":

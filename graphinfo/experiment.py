@@ -15,7 +15,13 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphinfo.evaluation import clustering, linear_probe, svm_cross_validation
+from graphinfo.evaluation import (
+    SPLIT_PROTOCOLS,
+    clustering,
+    evaluate,
+    linear_probe,
+    svm_cross_validation,
+)
 from graphinfo.models import build_model
 from graphinfo.train import Graphs, check_graphs, embed, embed_graphs, fit, fit_graphs
 
@@ -25,7 +31,7 @@ class SeedRun:
     """Result of one seed: metrics, embeddings and the trained weights (on the CPU)."""
 
     metrics: dict[str, float]
-    embeddings: Tensor
+    embeddings: Tensor | None
     state_dict: dict[str, Tensor]
 
 
@@ -52,6 +58,20 @@ def normalise_features(data: Data, mode: str = "auto") -> Data:
     return data
 
 
+def _probe(z: Tensor, y: Tensor, split: Mapping[str, Tensor], probe: str,
+           probe_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Runs the linear probe named ``probe`` (``'linear_probe'`` or ``'ogb'``)."""
+    if probe == "linear_probe":
+        return linear_probe(z, y, split, **(probe_kwargs or {}))
+    return evaluate(z, y, split, protocol=probe, **(probe_kwargs or {}))
+
+
+def _check_probe(probe: str) -> None:
+    if probe not in SPLIT_PROTOCOLS:
+        raise ValueError(f"'probe' must be one of {', '.join(map(repr, SPLIT_PROTOCOLS))}, got "
+                         f"{probe!r}")
+
+
 class ValidationSelection:
     """A :func:`graphinfo.train.fit` callback that selects the training epoch on the validation
     split: every ``every`` epochs it embeds the graph and scores the embeddings with the linear
@@ -71,13 +91,20 @@ class ValidationSelection:
         every: Epochs between evaluations.
         patience: Evaluations without a better validation accuracy before stopping.
         device: Where to embed.
+        probe: The probe scoring the validation split: ``'linear_probe'`` (accuracy) or
+            ``'ogb'`` (OGB's Evaluator metric; pass ``probe_kwargs={'name': ...}``).
+        probe_kwargs: Keyword arguments of the probe.
     """
 
     def __init__(self, data: Data, split: Mapping[str, Tensor], every: int = 10,
-                 patience: int = 5, device: str | torch.device | None = None) -> None:
+                 patience: int = 5, device: str | torch.device | None = None,
+                 probe: str = "linear_probe",
+                 probe_kwargs: Mapping[str, Any] | None = None) -> None:
         if every < 1 or patience < 1:
             raise ValueError(f"'every' and 'patience' must be >= 1, got {every} and {patience}")
+        _check_probe(probe)
         self.data, self.every, self.patience, self.device = data, every, patience, device
+        self.probe, self.probe_kwargs = probe, dict(probe_kwargs or {})
         self.split = {key: split[key] for key in ("train", "valid")}
         self.best_valid = -1.0
         self.best_epoch = -1
@@ -88,7 +115,8 @@ class ValidationSelection:
         if epoch % self.every != 0:
             return False
         z = embed(model, self.data, device=self.device)
-        valid = linear_probe(z, self.data.y, self.split)["valid_acc"]  # never reads 'test'
+        result = _probe(z, self.data.y, self.split, self.probe, self.probe_kwargs)
+        valid = result[f"valid_{result.get('metric', 'acc')}"]  # never reads 'test'
 
         if valid > self.best_valid:
             self.best_valid, self.best_epoch, self._bad = valid, epoch, 0
@@ -108,35 +136,74 @@ def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int
              model_kwargs: Mapping[str, Any] | None = None,
              fit_kwargs: Mapping[str, Any] | None = None,
              device: str | torch.device = "cpu",
-             select_every: int | None = None, select_patience: int = 5) -> SeedRun:
+             select_every: int | None = None, select_patience: int = 5,
+             probe: str = "linear_probe",
+             probe_kwargs: Mapping[str, Any] | None = None,
+             minibatch: Mapping[str, Any] | None = None) -> SeedRun:
     """Seeds torch, builds ``model_name`` for ``data``, trains it with
     :func:`graphinfo.train.fit`, and evaluates its embeddings with a linear probe (C chosen on
     the validation split) and k-means clustering.
 
+    With ``minibatch`` (keyword arguments of :func:`graphinfo.minibatch.fit_minibatch`, e.g.
+    ``{'batch_size': 256, 'num_neighbors': [10]}``; ``{}`` takes its defaults) the model trains
+    on neighbour-sampled mini-batches instead and every node is then embedded layer-wise over
+    the full graph (:func:`graphinfo.minibatch.embed_layerwise`). In a distributed run every
+    process calls this with the same arguments; the model is built identically on all of them,
+    sampling and corruption are then seeded per process, and only rank 0 embeds and evaluates
+    (the other processes return empty metrics and no embeddings).
+
     With ``select_every`` the weights evaluated are those of the epoch with the best validation
     accuracy (:class:`ValidationSelection`, checked every ``select_every`` epochs, stopping
-    after ``select_patience`` checks without improvement) instead of the lowest loss."""
+    after ``select_patience`` checks without improvement) instead of the lowest loss.
+
+    ``probe='ogb'`` with ``probe_kwargs={'name': 'ogbn-arxiv'}`` scores with
+    :func:`graphinfo.evaluation.ogb_linear_probe` instead (selection and metric from OGB's
+    ``Evaluator``; :meth:`graphinfo.data.LoadedDataset.probe_protocol` names the right probe
+    for a loaded dataset); the metrics then hold ``train_<m>``, ``valid_<m>``, ``test_<m>``,
+    ``C`` and ``metric`` (``<m>`` = ``'acc'`` or ``'rocauc'``), and no clustering scores
+    (OGB's protocol has none, and k-means over millions of nodes, with unlabelled or
+    multi-task labels, would say little)."""
+    _check_probe(probe)
     torch.manual_seed(seed)
     model = build_model(model_name, in_channels=data.num_features, **(model_kwargs or {}))
     fit_kwargs = dict(fit_kwargs or {})
     selection = None
     if select_every is not None:
         selection = ValidationSelection(data, split, every=select_every,
-                                        patience=select_patience, device=device)
+                                        patience=select_patience, device=device,
+                                        probe=probe, probe_kwargs=probe_kwargs)
         fit_kwargs["callbacks"] = [*fit_kwargs.get("callbacks", ()), selection]
     started = time.perf_counter()
-    history = fit(model, data, device=device, **fit_kwargs)
+    if minibatch is None:
+        history = fit(model, data, device=device, **fit_kwargs)
+    else:
+        from graphinfo import distributed
+        from graphinfo.minibatch import fit_minibatch
+
+        if distributed.is_distributed():   # same weights everywhere, independent sampling
+            torch.manual_seed(seed + 1_000_003 * distributed.rank())
+        history = fit_minibatch(model, data, device=device, seed=seed,
+                                **{**fit_kwargs, **minibatch})
     if selection is not None:
         selection.restore(model)
     seconds = time.perf_counter() - started
-    z = embed(model, data, device=device)
-    metrics: dict[str, float] = {"seed": seed, **linear_probe(z, data.y, split),
-                                 **clustering(z, data.y, seed=seed),
-                                 "epochs": history.epochs, "best_epoch": history.best_epoch,
-                                 "best_loss": history.best_loss, "train_seconds": seconds}
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    if minibatch is not None:
+        from graphinfo import distributed
+        from graphinfo.minibatch import embed_layerwise
+
+        if not distributed.is_main_process():
+            return SeedRun({}, None, state)
+        z = embed_layerwise(model, data, device=device)
+    else:
+        z = embed(model, data, device=device)
+    metrics: dict[str, Any] = {"seed": seed, **_probe(z, data.y, split, probe, probe_kwargs)}
+    if probe == "linear_probe":
+        metrics.update(clustering(z, data.y, seed=seed))
+    metrics.update(epochs=history.epochs, best_epoch=history.best_epoch,
+                   best_loss=history.best_loss, train_seconds=seconds)
     if selection is not None:
         metrics["selected_epoch"] = selection.best_epoch
-    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return SeedRun(metrics, z, state)
 
 

@@ -5,7 +5,10 @@ loss with patience, the best state restored at the end, an optional atomic check
 training resumes from, and a clear error (keeping the last good checkpoint) when the loss turns
 NaN. :func:`fit_graphs` trains a graph-level model on a collection of graphs in mini-batches of
 whole graphs for a fixed number of epochs; :func:`embed` and :func:`embed_graphs` compute the
-embeddings afterwards.
+embeddings afterwards. Mini-batch training of node-level models on neighbour-sampled batches,
+on one process or several, lives in :mod:`graphinfo.minibatch`
+(:func:`~graphinfo.minibatch.fit_minibatch`, :func:`~graphinfo.minibatch.embed_layerwise`;
+both can be imported from here too).
 """
 from __future__ import annotations
 
@@ -415,3 +418,13 @@ def embed_graphs(model: torch.nn.Module, graphs: Graphs, *, batch_size: int = 51
         args, kwargs = model_inputs(batch.to(device))
         parts.append(model.embed(*args, **kwargs, nodes=nodes).cpu())
     return torch.cat(parts, dim=0)
+
+
+def __getattr__(name: str) -> Any:
+    # Mini-batch training lives in graphinfo.minibatch (which imports this module); its entry
+    # points are importable from here as well.
+    if name in ("fit_minibatch", "embed_layerwise"):
+        from graphinfo import minibatch
+
+        return getattr(minibatch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

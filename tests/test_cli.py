@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -114,3 +115,153 @@ def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
               "--out", str(tmp_path)])
     assert main(["pretrain", "--model", "infograf", "--out", str(tmp_path)]) == 2
     assert "Unknown model 'infograf'" in capsys.readouterr().err
+
+
+def test_pretrain_and_evaluate_an_ogb_dataset_offline_with_the_ogb_evaluator(tmp_path, capsys,
+                                                                             monkeypatch):
+    from ogb.nodeproppred import Evaluator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from graphinfo.data import load_dataset
+    from tests.data.ogb_layout import write_tiny_arxiv
+
+    root = tmp_path / "ogb"
+    write_tiny_arxiv(root)   # 60 nodes in OGB's on-disk layout, split 30/15/15
+    scores = []
+    original = Evaluator.eval
+
+    def spy(self, input_dict):
+        result = original(self, input_dict)
+        scores.append((self.name, len(input_dict["y_true"]), result))
+        return result
+
+    monkeypatch.setattr(Evaluator, "eval", spy)
+    out = tmp_path / "run"
+    assert main(["pretrain", "--model", "dgi", "--dataset", "ogbn-arxiv", "--root", str(root),
+                 "--epochs", "3", "--hidden", "16", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "DGI on ogbn-arxiv: 60 nodes" in printed
+    assert "scored by ogb.nodeproppred.Evaluator('ogbn-arxiv'): acc" in printed
+    assert "test accuracy (%)" in printed and "k-means" not in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    evaluation = {"protocol": "ogb", "evaluator": "ogbn-arxiv", "metric": "acc"}
+    assert metrics["evaluation"] == evaluation
+    assert json.loads((out / "config.json").read_text())["evaluation"] == evaluation
+    row = metrics["per_seed"][0]
+    assert row["metric"] == "acc" and "nmi" not in row
+    # The reported test metric is what the Evaluator returned, on the 15 test nodes, once.
+    assert [size for name, size, _ in scores if name == "ogbn-arxiv"][-1] == 15
+    assert scores[-1][2]["acc"] == row["test_acc"]
+    assert metrics["summary"]["test_acc"]["mean"] == row["test_acc"]
+
+    # Recomputed from the saved embeddings: the same probe at the chosen C, a direct call.
+    loaded = load_dataset("ogbn-arxiv", root=root)
+    z = torch.load(out / "embeddings.pt")
+    assert z.shape == (60, 16)
+    y, split = loaded.data.y.numpy(), {k: v.numpy() for k, v in loaded.split.items()}
+    zs = StandardScaler().fit(z[split["train"]].numpy()).transform(z.numpy())
+    clf = LogisticRegression(C=row["C"], max_iter=2000).fit(zs[split["train"]],
+                                                            y[split["train"]])
+    for key in ("valid", "test"):
+        idx = split[key]
+        expected = Evaluator("ogbn-arxiv").eval({"y_true": y[idx].reshape(-1, 1),
+                                                 "y_pred": clf.predict(zs[idx]).reshape(-1, 1)})
+        assert row[f"{key}_acc"] == pytest.approx(expected["acc"], abs=1e-12)
+
+    # `evaluate` on the OGB dataset scores the same embeddings the same way.
+    assert main(["evaluate", str(out / "embeddings.pt"), "--dataset", "ogbn-arxiv", "--root",
+                 str(root), "--out", str(tmp_path / "eval.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "Evaluator('ogbn-arxiv')" in printed and "nmi" not in printed
+    evaluated = json.loads((tmp_path / "eval.json").read_text())
+    assert evaluated["evaluation"] == evaluation and evaluated["metric"] == "acc"
+    assert evaluated["test_acc"] == pytest.approx(row["test_acc"])
+    assert evaluated["C"] == row["C"]
+
+
+def test_pretrain_on_mini_batches_records_the_settings(tmp_path, capsys):
+    out = tmp_path / "mb"
+    assert main(["pretrain", "--dataset", "planted", "--batch-size", "256", "--num-neighbors",
+                 "5", "--summary", "ema", "--out", str(out), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "mini-batches of 256 seed nodes (neighbours [5], ema summary)" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["minibatch"] == {"batch_size": 256, "num_neighbors": [5], "summary": "ema"}
+    assert config["processes"] == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["per_seed"][0]["test_acc"] > 0.5      # 5 classes: chance is 0.2
+    assert torch.load(out / "embeddings.pt").shape == (2000, 16)
+
+
+def test_mini_batch_flags_are_checked(tmp_path, capsys):
+    assert main(["pretrain", "--dataset", "planted", "--num-neighbors", "5", "--out",
+                 str(tmp_path), *FAST]) == 2
+    assert "--num-neighbors and --summary set mini-batch training: add --batch-size" in \
+        capsys.readouterr().err
+    assert main(["pretrain", "--dataset", "planted", "--nproc", "2", "--out",
+                 str(tmp_path), *FAST]) == 2
+    assert "training on several processes samples mini-batches: add --batch-size" in \
+        capsys.readouterr().err
+    assert main(["pretrain", "--model", "infograph", "--dataset", "planted", "--nproc", "2",
+                 "--batch-size", "8", "--out", str(tmp_path)]) == 2
+    assert "'infograph' is graph-level: run it on one process" in capsys.readouterr().err
+
+
+def test_pretrain_on_two_processes_writes_once(tmp_path):
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [sys.executable, "-m", "graphinfo", "pretrain", "--dataset", "planted", "--nproc", "2",
+         "--batch-size", "128", "--out", str(out), *FAST],
+        capture_output=True, text=True, timeout=300, env={**os.environ,
+                                                          "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("seed 0: test") == 1          # only rank 0 prints
+    assert "on 2 processes" in result.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["processes"] == 2 and config["minibatch"]["batch_size"] == 128
+    assert json.loads((out / "metrics.json").read_text())["per_seed"][0]["test_acc"] > 0.5
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "embeddings.pt",
+                                                     "metrics.json", "model.pt"]
+
+
+def test_ogb_layout_dataset_trains_on_mini_batches_through_the_cli(tmp_path, capsys):
+    from tests.data.ogb_layout import write_tiny_arxiv
+
+    root = tmp_path / "ogb"
+    write_tiny_arxiv(root)
+    out = tmp_path / "run"
+    assert main(["pretrain", "--dataset", "ogbn-arxiv", "--root", str(root), "--epochs", "3",
+                 "--hidden", "16", "--batch-size", "16", "--num-neighbors", "4", "--out",
+                 str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mini-batches of 16 seed nodes" in printed
+    assert "scored by ogb.nodeproppred.Evaluator('ogbn-arxiv'): acc" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["evaluation"]["protocol"] == "ogb"
+    assert 0.0 <= metrics["per_seed"][0]["test_acc"] <= 1.0
+    assert torch.load(out / "embeddings.pt").shape == (60, 16)
+
+
+def test_num_neighbors_takes_positive_counts_or_minus_one(capsys):
+    from graphinfo.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["pretrain", "--num-neighbors", "-1", "5"]).num_neighbors == [-1, 5]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["pretrain", "--num-neighbors", "-2"])
+    assert "expected an integer >= 1, or -1 for all neighbours, got -2" in capsys.readouterr().err
+
+
+def test_errors_of_a_multi_process_run_are_reported_like_any_other(tmp_path, capfd):
+    # Caught before any process starts.
+    assert main(["pretrain", "--dataset", "no-such-graph", "--nproc", "2", "--batch-size", "8",
+                 "--out", str(tmp_path)]) == 2
+    assert "error: Unknown dataset 'no-such-graph'" in capfd.readouterr().err
+    # Raised inside the processes: each says what stopped it, then the launcher reports.
+    assert main(["pretrain", "--dataset", "planted", "--nproc", "2", "--batch-size", "8",
+                 "--num-neighbors", "5", "5", "--out", str(tmp_path)]) == 2
+    err = capfd.readouterr().err
+    assert "error in process 0: ValueError: 'num_neighbors' must give one count per encoder " \
+           "layer" in err
+    assert "error: a training process failed" in err

@@ -106,3 +106,44 @@ def test_validation_selection_keeps_the_best_valid_epoch_and_never_reads_test(pl
         ValidationSelection(data, split, every=0)
     with pytest.raises(RuntimeError, match="has not evaluated"):
         ValidationSelection(data, split).restore(torch.nn.Linear(1, 1))
+
+
+def test_run_seed_with_the_ogb_probe_reports_the_evaluator_metric(planted, monkeypatch):
+    from ogb.nodeproppred import Evaluator
+
+    from graphinfo.evaluation import linear_probe
+
+    calls = []
+    original = Evaluator.eval
+
+    def spy(self, input_dict):
+        calls.append(len(input_dict["y_true"]))
+        return original(self, input_dict)
+
+    monkeypatch.setattr(Evaluator, "eval", spy)
+    split = split_of(planted)
+    kwargs = dict(model_kwargs={"hidden_channels": 16},
+                  fit_kwargs={"epochs": 5, "progress": False})
+    run = run_seed("dgi", planted, split, 0, probe="ogb",
+                   probe_kwargs={"name": "ogbn-arxiv", "Cs": (0.01, 1.0)}, **kwargs)
+    metrics = run.metrics
+    assert metrics["metric"] == "acc" and "nmi" not in metrics  # OGB's protocol: no k-means
+    assert set(metrics) >= {"seed", "train_acc", "valid_acc", "test_acc", "C", "epochs"}
+    assert calls[-1] == split["test"].numel() and calls.count(split["test"].numel()) == 1
+    # On accuracy datasets the Evaluator's metric is the plain probe's accuracy.
+    plain = linear_probe(run.embeddings, planted.y, split, Cs=(0.01, 1.0))
+    assert metrics["test_acc"] == pytest.approx(plain["test_acc"])
+    assert metrics["C"] == plain["C"]
+    # Epoch selection with the same probe sees train and valid only.
+    calls.clear()
+    chosen = run_seed("dgi", planted, split, 0, probe="ogb",
+                      probe_kwargs={"name": "ogbn-arxiv", "Cs": (1.0,)}, select_every=2,
+                      select_patience=1, **kwargs)
+    assert chosen.metrics["selected_epoch"] % 2 == 0
+    sizes = {key: split[key].numel() for key in ("train", "valid", "test")}
+    assert len(set(sizes.values())) == 3
+    checks = calls[:-3]   # the final probe scores valid, train, then test
+    assert checks and set(checks) == {sizes["train"], sizes["valid"]}
+    assert calls[-1] == sizes["test"] and calls.count(sizes["test"]) == 1
+    with pytest.raises(ValueError, match="'probe' must be one of 'linear_probe', 'ogb'"):
+        run_seed("dgi", planted, split, 0, probe="clustering", **kwargs)

@@ -31,6 +31,9 @@ class LoadedDataset:
         num_classes (int): Number of classes (tasks, for multi-label data).
         num_features (int): Node feature dimension.
         source (str): Folder the raw files were read from, or ``'synthetic'`` / ``'networkx'``.
+        ogb_name (str or None): OGB's name of the dataset (``'ogbn-arxiv'``) when it is an OGB
+            dataset, whose embeddings are then scored by OGB's ``Evaluator``; ``None``
+            otherwise. (default: ``None``)
     """
 
     name: str
@@ -41,6 +44,7 @@ class LoadedDataset:
     num_classes: int
     num_features: int
     source: str
+    ogb_name: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("node", "graph"):
@@ -83,6 +87,20 @@ class LoadedDataset:
             check_split(self.split, data.num_nodes, name=f"{self.name}.split")
         return self
 
+    def probe_protocol(self) -> tuple[str, dict[str, Any]]:
+        """Names the linear-probe protocol that scores node embeddings of this dataset.
+
+        Returns:
+            tuple[str, dict[str, Any]]: A protocol of :func:`graphinfo.evaluation.evaluate` and
+            its keyword arguments: ``('ogb', {'name': ogb_name})`` for OGB datasets (selection
+            and metric from ``ogb.nodeproppred.Evaluator``), ``('linear_probe', {})`` otherwise.
+            Use as ``protocol, kwargs = loaded.probe_protocol();
+            evaluate(z, loaded.data.y, loaded.split, protocol=protocol, **kwargs)``.
+        """
+        if self.ogb_name is not None:
+            return "ogb", {"name": self.ogb_name}
+        return "linear_probe", {}
+
     def describe(self) -> dict[str, Any]:
         """Returns a small summary (sizes and source) for logs and the CLI.
 
@@ -98,4 +116,6 @@ class LoadedDataset:
         if self.split is not None:
             out["split"] = {key: int(self.split[key].numel()) for key in SPLIT_KEYS}
         out["source"] = self.source
+        if self.ogb_name is not None:
+            out["ogb_name"] = self.ogb_name
         return out

@@ -71,7 +71,7 @@ _PYG_CLASSES: dict[str, Any] = {
 }
 _TU_NAMES = ("MUTAG", "PTC_MR", "NCI1", "NCI109", "ENZYMES", "PROTEINS", "DD", "IMDB-BINARY",
              "IMDB-MULTI", "REDDIT-BINARY", "REDDIT-MULTI-5K", "COLLAB")
-_OGBN_NAMES = ("ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M")
+_OGBN_NAMES = ("ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-mag", "ogbn-papers100M")
 
 
 def _build_registry() -> dict[str, DatasetSpec]:
@@ -137,6 +137,14 @@ def load_dataset(name: str, root: PathLike | None = None, *, download: bool = Tr
     graph datasets (TU) come with ``dataset``. Splits: the public Planetoid split; OGB's official
     split; a seeded random 10%/10%/80% split (seed 0) for Amazon and Coauthor, which have none;
     20 per class / 500 / 1000 for ``'planted'``.
+
+    OGB datasets carry their OGB name in ``ogb_name``, so that evaluation reports the metric of
+    OGB's ``Evaluator`` (see :meth:`LoadedDataset.probe_protocol`). ``'ogbn-mag'`` is
+    heterogeneous: until heterogeneous datasets are supported it loads as its paper nodes only,
+    with the paper-cites-paper graph, the paper features, labels, ``node_year`` and the official
+    paper split (a warning is logged). Labels of unlabelled nodes (``'ogbn-papers100M'``) are
+    ``-1``; ``'ogbn-proteins'`` keeps its ``[N, 112]`` binary labels and gets node features as
+    the mean of its incident edges' features.
 
     Args:
         name (str): Dataset name, case-insensitive; see :func:`known_datasets`.
@@ -257,20 +265,28 @@ def _load_ogbn(spec: DatasetSpec, root: PathLike | None, download: bool,
     from graphinfo.data import ogbn  # imports ogb, which starts a version check: load lazily
 
     meta = ogbn.ogb_meta(spec.source_name)
-    if meta["is hetero"] == "True":
-        raise ValueError(f"{spec.source_name} is a heterogeneous graph; load_dataset supports "
-                         f"homogeneous OGB node datasets only ({', '.join(_OGBN_NAMES)})")
     searched = search_dirs(spec, root)
-    files = [f"RELEASE_v{meta['version']}.txt (may be empty)"] + ogbn.expected_files(meta)
-    folder = roots.find_dir(searched, ogbn.expected_files(meta)) or searched[-1]
+    expected = ogbn.expected_files(meta)
+    files = [f"RELEASE_v{meta['version']}.txt (may be empty)"] + expected
+    folder = roots.find_dir(searched, expected) or searched[-1]
     missing = partial(roots.missing_message, spec.name, searched, files)
     processed = roots.processed_dir("ogb", spec.source_name, folder)
     dataset = ogbn.ReadOnlyNodePropPred(spec.source_name, folder, processed, missing,
                                         allow_download=download, transform=transform)
-    split = {key: value.long().view(-1) for key, value in dataset.get_idx_split().items()}
-    data = _normalise_ogbn(dataset[0], dataset.num_tasks, to_undirected)
+    if dataset.is_hetero:
+        layout = ogbn.hetero_layout(meta)
+        logger.warning(
+            "%s is heterogeneous; graphinfo loads only its %s nodes (features, labels and "
+            "official split) with the %s graph, a homogeneous stand-in until heterogeneous "
+            "datasets are supported", spec.source_name, layout.target,
+            "-".join(layout.target_relation))
+        graph, split = ogbn.target_node_graph(dataset[0], dataset.get_idx_split(), layout)
+    else:
+        graph = dataset[0]
+        split = {key: value.long().view(-1) for key, value in dataset.get_idx_split().items()}
+    data = _normalise_ogbn(graph, dataset.num_tasks, to_undirected)
     return LoadedDataset(spec.name, "node", data, None, split, int(dataset.num_classes),
-                         data.num_features, os.fspath(folder))
+                         data.num_features, os.fspath(folder), ogb_name=spec.source_name)
 
 
 def _normalise_ogbn(data: Data, num_tasks: int, make_undirected: bool) -> Data:

@@ -11,6 +11,10 @@ background version check. Compared with :class:`ogb.nodeproppred.PygNodePropPred
   classes it pickles (with torch >= 2.6 the parent's plain ``torch.load`` fails on them);
 * never renames files in the raw folder (ogb renames ``species.csv.gz`` of ogbn-proteins while
   processing; here that happens in a staging folder of symbolic links inside the cache).
+
+Heterogeneous datasets (``ogbn-mag``) are processed by ogb into one ``Data`` holding dictionaries
+(``x_dict``, ``edge_index_dict``, ``y_dict``, ``num_nodes_dict`` ...); the same safe globals load
+it. :func:`target_node_graph` cuts the homogeneous graph of the labelled node type out of it.
 """
 from __future__ import annotations
 
@@ -20,14 +24,16 @@ import logging
 import os
 import shutil
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import ogb.nodeproppred
 import pandas as pd
 import torch
 from ogb.nodeproppred import PygNodePropPredDataset
-from torch_geometric.data import InMemoryDataset
+from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
 
@@ -59,15 +65,105 @@ def ogb_meta(name: str) -> dict[str, str]:
     return {str(key): str(value) for key, value in master[name].items()}
 
 
+@dataclass(frozen=True)
+class HeteroLayout:
+    """What ogb 1.3.6 reads of a heterogeneous node dataset, and its labelled node type.
+
+    Attributes:
+        node_types (tuple[str, ...]): Columns of ``raw/num-node-dict.csv.gz``.
+        relations (tuple[tuple[str, str, str], ...]): Rows of ``raw/triplet-type-list.csv.gz``
+            (``head, relation, tail``); each has ``raw/relations/<head>___<relation>___<tail>/``.
+        featured (tuple[str, ...]): Node types with ``raw/node-feat/<type>/node-feat.csv.gz``.
+        target (str): The node type with labels and a split.
+        target_relation (tuple[str, str, str]): The relation among ``target`` nodes used as the
+            homogeneous graph.
+    """
+
+    node_types: tuple[str, ...]
+    relations: tuple[tuple[str, str, str], ...]
+    featured: tuple[str, ...]
+    target: str
+    target_relation: tuple[str, str, str]
+
+
+#: Layouts of the heterogeneous node datasets, keyed by OGB's ``download_name``.
+HETERO_LAYOUTS: dict[str, HeteroLayout] = {
+    "mag": HeteroLayout(
+        node_types=("author", "field_of_study", "institution", "paper"),
+        relations=(("author", "affiliated_with", "institution"), ("author", "writes", "paper"),
+                   ("paper", "cites", "paper"), ("paper", "has_topic", "field_of_study")),
+        featured=("paper",),
+        target="paper",
+        target_relation=("paper", "cites", "paper"),
+    ),
+}
+
+
+def canonical_name(name: str) -> str:
+    """Returns OGB's spelling of a node dataset name (``'OGBN_papers100m'`` -> OGB's own).
+
+    Args:
+        name (str): A name; case is ignored and ``_`` stands for ``-``.
+
+    Returns:
+        str: The matching column of OGB's ``master.csv``.
+
+    Raises:
+        ValueError: If OGB does not know ``name``.
+    """
+    names = _master_names()
+    key = name.strip().lower().replace("_", "-")
+    for known in names:
+        if known.lower() == key:
+            return known
+    raise ValueError(f"Unknown OGB node dataset {name!r}; ogb {ogb.__version__} knows: "
+                     f"{', '.join(names)}")
+
+
+def _master_names() -> list[str]:
+    path = os.path.join(os.path.dirname(ogb.nodeproppred.__file__), "master.csv")
+    return [str(key) for key in pd.read_csv(path, index_col=0, nrows=0).columns]
+
+
+def hetero_layout(meta: dict[str, str]) -> HeteroLayout:
+    """Returns the :class:`HeteroLayout` of a heterogeneous dataset.
+
+    Args:
+        meta (dict[str, str]): The dataset's :func:`ogb_meta`.
+
+    Raises:
+        ValueError: If the dataset is not heterogeneous, or its layout is not known here.
+    """
+    layout = HETERO_LAYOUTS.get(meta["download_name"])
+    if meta["is hetero"] != "True" or layout is None or meta["binary"] == "True":
+        raise ValueError(f"No heterogeneous CSV layout known for OGB dataset "
+                         f"{meta['download_name']!r}; known: {', '.join(HETERO_LAYOUTS)}")
+    return layout
+
+
 def expected_files(meta: dict[str, str]) -> list[str]:
-    """Lists the files (relative to the dataset folder) needed to process a homogeneous dataset.
+    """Lists the files (relative to the dataset folder) needed to process a dataset.
 
     Args:
         meta (dict[str, str]): The dataset's :func:`ogb_meta`.
 
     Returns:
         list[str]: ``raw/...`` and ``split/<split>/...`` paths, without the release marker.
+        For a heterogeneous dataset: the node counts, the relation list, every relation's
+        ``edge.csv.gz`` and ``num-edge-list.csv.gz`` (ogb reads them all), the features and
+        labels of the labelled node type, and its split.
     """
+    if meta["is hetero"] == "True":
+        layout = hetero_layout(meta)
+        raw = ["num-node-dict.csv.gz", "triplet-type-list.csv.gz", "nodetype-has-label.csv.gz",
+               f"node-label/{layout.target}/node-label.csv.gz"]
+        for relation in layout.relations:
+            raw += [f"relations/{'___'.join(relation)}/{f}.csv.gz"
+                    for f in ("edge", "num-edge-list")]
+        raw += [f"node-feat/{node_type}/node-feat.csv.gz" for node_type in layout.featured]
+        split = f"split/{meta['split']}"
+        return [f"raw/{f}" for f in raw] + [f"{split}/nodetype-has-split.csv.gz"] + [
+            f"{split}/{layout.target}/{part}.csv.gz" for part in ("train", "valid", "test")]
     if meta["binary"] == "True":
         raw = ["data.npz", "node-label.npz"]
     else:
@@ -124,6 +220,31 @@ class ReadOnlyNodePropPred(ReadOnlyRootMixin, PygNodePropPredDataset):
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             self.data, self.slices = torch.load(self.processed_paths[0])
 
+    def get_idx_split(self, split_type: str | None = None) -> dict[str, Any]:
+        """OGB's split (``{'train', 'valid', 'test'}``; per node type for heterogeneous data),
+        without the warning about ogb's read-only pandas arrays.
+
+        Args:
+            split_type (str, optional): A folder under ``split/``; default: OGB's official one.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return super().get_idx_split(split_type)
+
+    @staticmethod
+    def collate(data_list: list[Data]) -> tuple[Data, Any]:
+        """:meth:`InMemoryDataset.collate` after turning numpy scalars into Python numbers.
+
+        ogb's binary (npz) readers store ``num_nodes`` as a numpy integer; pickled, it would
+        need numpy globals to pass ``torch.load(weights_only=True)``. Plain ints need none.
+        """
+        for data in data_list:
+            for key, value in list(data.items()):
+                plain = _plain(value)
+                if plain is not value:
+                    data[key] = plain
+        return InMemoryDataset.collate(data_list)
+
     def process(self) -> None:
         """Processes the raw files into the cache, with OGB's printing sent to the log."""
         raw = Path(self._gi_raw_dir)
@@ -147,3 +268,53 @@ class ReadOnlyNodePropPred(ReadOnlyRootMixin, PygNodePropPredDataset):
                 shutil.rmtree(staging, ignore_errors=True)
             if buffer.getvalue().strip():
                 logger.debug("ogb: %s", buffer.getvalue().strip())
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars (also inside dicts) replaced by Python numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        items = {key: _plain(item) for key, item in value.items()}
+        return items if any(items[key] is not value[key] for key in value) else value
+    return value
+
+
+def target_node_graph(data: Data, split: dict[str, Any],
+                      layout: HeteroLayout) -> tuple[Data, dict[str, torch.Tensor]]:
+    """Cuts the homogeneous graph of the labelled node type out of a heterogeneous dataset.
+
+    Args:
+        data (Data): ogb's processed heterogeneous graph (``x_dict``, ``edge_index_dict``,
+            ``y_dict``, ``num_nodes_dict``, optional ``node_year``).
+        split (dict): ogb's ``get_idx_split()``: ``{'train': {node_type: index}, ...}``.
+        layout (HeteroLayout): The dataset's layout.
+
+    Returns:
+        tuple[Data, dict[str, Tensor]]: ``Data(x, edge_index, y, num_nodes[, node_year])`` of
+        the ``layout.target`` nodes with the ``layout.target_relation`` edges (as stored, i.e.
+        directed), and the split of those nodes.
+
+    Raises:
+        ValueError: If the processed graph lacks the target type's features, labels, edges or
+            split.
+    """
+    target, relation = layout.target, layout.target_relation
+    parts = {"x_dict": getattr(data, "x_dict", None), "y_dict": getattr(data, "y_dict", None),
+             "edge_index_dict": getattr(data, "edge_index_dict", None)}
+    for attr, key in (("x_dict", target), ("y_dict", target), ("edge_index_dict", relation)):
+        if not isinstance(parts[attr], dict) or key not in parts[attr]:
+            raise ValueError(f"The processed heterogeneous graph has no {attr}[{key!r}]; "
+                             f"delete the processed file in the cache to rebuild it")
+    out = Data(x=parts["x_dict"][target], edge_index=parts["edge_index_dict"][relation],
+               y=parts["y_dict"][target], num_nodes=int(data.num_nodes_dict[target]))
+    year = getattr(data, "node_year", None)
+    if isinstance(year, dict) and target in year:
+        out.node_year = year[target]
+    target_split = {}
+    for key in ("train", "valid", "test"):
+        part = split.get(key)
+        if not isinstance(part, dict) or target not in part:
+            raise ValueError(f"OGB's split has no {key!r} nodes of type {target!r}")
+        target_split[key] = torch.as_tensor(part[target]).long().view(-1)
+    return out, target_split

@@ -1,7 +1,6 @@
 """Tests of graphinfo.data.loaders: load_dataset on real, fake-on-disk and synthetic data."""
 from __future__ import annotations
 
-import gzip
 import shutil
 import stat
 import subprocess
@@ -24,6 +23,7 @@ from graphinfo.data import (
     load_dataset,
     resolve_name,
 )
+from tests.data.ogb_layout import write_tiny_arxiv, write_tiny_mag, write_tiny_papers100m
 
 Listing = Callable[[Path], dict[str, tuple[int, int]]]
 
@@ -250,40 +250,11 @@ def test_amazon_random_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 # ----------------------------------------------------------------------------- OGB (fake)
 
 
-def _write_csv_gz(path: Path, rows: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt") as f:
-        for row in np.atleast_2d(rows.T).T if rows.ndim == 1 else rows:
-            f.write(",".join(str(v) for v in np.atleast_1d(row)) + "\n")
-
-
-def _write_fake_arxiv(root: Path, num_nodes: int = 60, num_edges: int = 150,
-                      release: bool = True) -> dict[str, np.ndarray]:
-    """A tiny ogbn-arxiv in OGB's on-disk layout: 60 nodes, 3 classes, 8 features."""
-    rng = np.random.default_rng(0)
-    folder = root / "ogbn_arxiv"
-    src = rng.integers(0, num_nodes, num_edges)
-    dst = (src + rng.integers(1, num_nodes, num_edges)) % num_nodes
-    _write_csv_gz(folder / "raw" / "edge.csv.gz", np.stack([src, dst], 1))
-    _write_csv_gz(folder / "raw" / "node-feat.csv.gz", rng.normal(size=(num_nodes, 8)).round(4))
-    _write_csv_gz(folder / "raw" / "node-label.csv.gz", rng.integers(0, 3, num_nodes))
-    _write_csv_gz(folder / "raw" / "num-node-list.csv.gz", np.array([num_nodes]))
-    _write_csv_gz(folder / "raw" / "num-edge-list.csv.gz", np.array([num_edges]))
-    _write_csv_gz(folder / "raw" / "node_year.csv.gz", rng.integers(2000, 2020, num_nodes))
-    perm = rng.permutation(num_nodes)
-    split = {"train": perm[:30], "valid": perm[30:45], "test": perm[45:]}
-    for key, idx in split.items():
-        _write_csv_gz(folder / "split" / "time" / f"{key}.csv.gz", idx)
-    if release:
-        (folder / "RELEASE_v1.txt").write_text("")
-    return split
-
-
 def test_ogbn_offline_from_read_only_root(tmp_path: Path, isolated_cache: Path,
                                           monkeypatch: pytest.MonkeyPatch,
                                           listing: Listing) -> None:
     root = tmp_path / "ogbroot"
-    expected = _write_fake_arxiv(root)
+    expected = write_tiny_arxiv(root)
     _read_only_copy(root, tmp_path / "ro")
     root = tmp_path / "ro"
     before = listing(root)
@@ -319,7 +290,7 @@ def test_ogbn_offline_from_read_only_root(tmp_path: Path, isolated_cache: Path,
 
 def test_ogbn_without_release_file_does_not_prompt(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_fake_arxiv(tmp_path, release=False)
+    write_tiny_arxiv(tmp_path, release=False)
     monkeypatch.setattr("builtins.input", lambda *a: pytest.fail("input() was called"))
     loaded = load_dataset("ogbn-arxiv", root=tmp_path)
     assert loaded.data.num_nodes == 60
@@ -333,8 +304,78 @@ def test_ogbn_missing_files(tmp_path: Path) -> None:
                  "raw/node_year.csv.gz", "split/time/train.csv.gz",
                  str(tmp_path / "ogbn_arxiv"), str(tmp_path / "ogb" / "ogbn_arxiv")):
         assert part in msg
-    with pytest.raises(ValueError, match="heterogeneous"):
+    with pytest.raises(FileNotFoundError) as info:
         load_dataset("ogbn-mag", root=tmp_path, download=False)
+    for part in ("RELEASE_v2.txt", "raw/num-node-dict.csv.gz", "raw/triplet-type-list.csv.gz",
+                 "raw/relations/paper___cites___paper/edge.csv.gz",
+                 "raw/relations/author___writes___paper/num-edge-list.csv.gz",
+                 "raw/node-feat/paper/node-feat.csv.gz", "raw/node-label/paper/node-label.csv.gz",
+                 "split/time/nodetype-has-split.csv.gz", "split/time/paper/valid.csv.gz",
+                 str(tmp_path / "ogbn_mag")):
+        assert part in str(info.value)
+    with pytest.raises(FileNotFoundError, match=r"raw/data\.npz, raw/node-label\.npz"):
+        load_dataset("ogbn-papers100M", root=tmp_path, download=False)
+
+
+def test_ogbn_mag_loads_paper_nodes_with_the_paper_split(tmp_path: Path, isolated_cache: Path,
+                                                         listing: Listing,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    written = write_tiny_mag(tmp_path / "w")
+    root = _read_only_copy(tmp_path / "w", tmp_path / "ro")
+    before = listing(root)
+    try:
+        with caplog.at_level("WARNING", logger="graphinfo.data.loaders"):
+            loaded = load_dataset("OGBN-MAG", root=root)
+        directed = load_dataset("ogbn_mag", root=root, to_undirected=False)
+    finally:
+        after = listing(root)
+        _restore_write(root)
+    assert after == before  # processed into the cache only
+    assert len(list(isolated_cache.glob("processed/ogb/ogbn-mag-*/geometric_data_processed.pt")))\
+        == 1
+    assert "paper nodes" in caplog.text and "paper-cites-paper" in caplog.text
+    assert loaded.name == "ogbn-mag" and loaded.ogb_name == "ogbn-mag"
+    assert loaded.probe_protocol() == ("ogb", {"name": "ogbn-mag"})
+    data = loaded.data
+    assert data.num_nodes == 40  # papers only (the authors, fields, institutions are dropped)
+    assert torch.allclose(data.x, torch.as_tensor(written["x"], dtype=torch.float32))
+    assert data.y.tolist() == written["y"].tolist() and data.y.dtype == torch.long
+    assert data.node_year.view(-1).tolist() == written["year"].tolist()
+    assert loaded.num_classes == 349 and loaded.num_features == 6  # OGB's metadata
+    for key in ("train", "valid", "test"):
+        assert loaded.split[key].tolist() == written[key].tolist()
+    cites = torch.as_tensor(written["cites"])
+    assert torch.equal(directed.data.edge_index, cites)
+    assert is_undirected(data.edge_index)
+    expected = {tuple(e) for e in torch.cat([cites, cites.flip(0)], 1).t().tolist()}
+    assert {tuple(e) for e in data.edge_index.t().tolist()} == expected
+
+
+def test_ogbn_papers100m_binary_layout_marks_unlabelled_nodes(tmp_path: Path) -> None:
+    written = write_tiny_papers100m(tmp_path)
+    loaded = load_dataset("ogbn-papers100m", root=tmp_path, to_undirected=False)
+    assert loaded.ogb_name == "ogbn-papers100M" and loaded.num_classes == 172
+    data = loaded.data
+    assert data.x.shape == (50, 5) and torch.equal(data.edge_index,
+                                                   torch.as_tensor(written["edge_index"]))
+    labelled = ~np.isnan(written["y"])
+    assert data.y.dtype == torch.long and data.y.shape == (50,)
+    assert (data.y[torch.as_tensor(~labelled)] == -1).all()
+    assert data.y[torch.as_tensor(labelled)].tolist() == written["y"][labelled].astype(int).tolist()
+    for key in ("train", "valid", "test"):
+        assert loaded.split[key].tolist() == written[key].tolist()
+        assert (data.y[loaded.split[key]] >= 0).all()
+
+
+def test_probe_protocol_names_the_ogb_evaluator_only_for_ogb(tmp_path: Path) -> None:
+    write_tiny_arxiv(tmp_path)
+    arxiv = load_dataset("ogbn-arxiv", root=tmp_path)
+    assert arxiv.probe_protocol() == ("ogb", {"name": "ogbn-arxiv"})
+    assert arxiv.describe()["ogb_name"] == "ogbn-arxiv"
+    planted = load_dataset("planted")
+    assert planted.ogb_name is None and planted.probe_protocol() == ("linear_probe", {})
+    assert "ogb_name" not in planted.describe()
+    assert resolve_name("ogbn-mag").source_name == "ogbn-mag"
 
 
 def test_ogbn_failed_download(tmp_path: Path, isolated_cache: Path,
