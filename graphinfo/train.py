@@ -414,7 +414,11 @@ def embed_graphs(model: torch.nn.Module, graphs: Graphs, *, batch_size: int = 51
     check_graphs(graphs, batch_size)
     model, device = _model_device(model, device)
     parts = []
-    for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
+    # A loader draws a base seed from its generator on every pass, even unshuffled; a private
+    # generator keeps torch's global one untouched, so embedding between training epochs (e.g.
+    # from a callback) does not change how training continues.
+    loader = DataLoader(graphs, batch_size=batch_size, shuffle=False, generator=torch.Generator())
+    for batch in loader:
         args, kwargs = model_inputs(batch.to(device))
         parts.append(model.embed(*args, **kwargs, nodes=nodes).cpu())
     return torch.cat(parts, dim=0)

@@ -183,7 +183,7 @@ def test_pretrain_and_evaluate_an_ogb_dataset_offline_with_the_ogb_evaluator(tmp
 def test_pretrain_on_mini_batches_records_the_settings(tmp_path, capsys):
     out = tmp_path / "mb"
     assert main(["pretrain", "--dataset", "planted", "--batch-size", "256", "--num-neighbors",
-                 "5", "--summary", "ema", "--out", str(out), *FAST]) == 0
+                 "5", "--summary", "ema", "--out", str(out), *FAST, "--epochs", "6"]) == 0
     printed = capsys.readouterr().out
     assert "mini-batches of 256 seed nodes (neighbours [5], ema summary)" in printed
     config = json.loads((out / "config.json").read_text())
@@ -212,7 +212,7 @@ def test_pretrain_on_two_processes_writes_once(tmp_path):
     out = tmp_path / "ddp"
     result = subprocess.run(
         [sys.executable, "-m", "graphinfo", "pretrain", "--dataset", "planted", "--nproc", "2",
-         "--batch-size", "128", "--out", str(out), *FAST],
+         "--batch-size", "128", "--out", str(out), *FAST, "--epochs", "4"],
         capture_output=True, text=True, timeout=300, env={**os.environ,
                                                           "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr

@@ -383,6 +383,16 @@ def test_embed_graphs_matches_each_graph_embedded_alone_in_order():
     assert model.training  # the mode is left as it was
 
 
+def test_embed_graphs_leaves_the_global_random_state_alone():
+    from graphinfo.models import InfoGraph
+
+    torch.manual_seed(0)
+    model = InfoGraph(1, hidden_channels=8, num_layers=2)
+    state = torch.get_rng_state()
+    embed_graphs(model, _graphs(7), batch_size=3)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_fit_graphs_and_embed_graphs_bad_arguments():
     model = GraphQuadratic()
     graphs = _numbered(4)
