@@ -38,9 +38,12 @@ then exact too. (Through the activations and across layers the estimate is no lo
 unbiased, as with any sampled GNN.) When every neighbour is sampled the seeds' embeddings equal
 the full-graph GCN's exactly.
 
-**Memory** is bounded by the batch: the loader gathers the features of the sampled nodes only,
-and nothing of the size of the graph is built per step. **Export** (:func:`embed_layerwise`)
-computes every node's embedding without sampling, one layer at a time over the whole graph.
+**Memory** per step is bounded by the batch: the loader gathers the features of the sampled
+nodes only, and nothing of the size of the graph is built per step. What stays for the whole
+run grows with the graph: its features and edges, and the sampler's CSC copy of the edges
+(built once, about 50 bytes per edge with PyG's edge permutation). **Export**
+(:func:`embed_layerwise`) computes every node's embedding without sampling, one layer at a time
+over the whole graph.
 """
 from __future__ import annotations
 
