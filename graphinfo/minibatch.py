@@ -74,6 +74,7 @@ from graphinfo.train import (
     _copy_state,
     _model_device,
     _show_progress,
+    check_loop_arguments,
     make_optimizer,
 )
 
@@ -326,14 +327,8 @@ def fit_minibatch(model: torch.nn.Module, data: Data, *,
     """
     _check_model(model)
     _check_data(data)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size),
-                        ("checkpoint_every", checkpoint_every)):
-        if value < 1:
-            raise ValueError(f"'{name}' must be >= 1, got {value}")
-    if patience is not None and patience < 1:
-        raise ValueError(f"'patience' must be >= 1 or None, got {patience}")
-    if resume and checkpoint is None:
-        raise ValueError("'resume=True' needs a 'checkpoint' path to resume from")
+    check_loop_arguments(epochs=epochs, patience=patience, checkpoint=checkpoint,
+                         checkpoint_every=checkpoint_every, resume=resume, batch_size=batch_size)
     fanout = _fanout(model, num_neighbors)
     inputs = _seed_nodes(input_nodes, data.num_nodes)
     tracker = SummaryTracker(summary, summary_momentum)

@@ -93,6 +93,21 @@ def _show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() and not os.environ.get("GRAPHINFO_NO_PROGRESS")
 
 
+def check_loop_arguments(*, epochs: int, patience: int | None,
+                         checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+                         resume: bool = False, **counts: int) -> None:
+    """Checks the arguments the training loops share (and any further ``counts`` that must be
+    at least 1, such as ``batch_size``); raises ValueError naming the argument and its value."""
+    for name, value in {"epochs": epochs, "checkpoint_every": checkpoint_every,
+                        **counts}.items():
+        if value < 1:
+            raise ValueError(f"'{name}' must be >= 1, got {value}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"'patience' must be >= 1 or None, got {patience}")
+    if resume and checkpoint is None:
+        raise ValueError("'resume=True' needs a 'checkpoint' path to resume from")
+
+
 def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1e-3,
         weight_decay: float = 0.0, patience: int | None = 20, min_delta: float = 0.0,
         optimizer: torch.optim.Optimizer | None = None, device: str | torch.device | None = None,
@@ -133,14 +148,8 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
         TrainingDivergedError: When the loss is NaN or infinite. The model is left in its best
             state and the last checkpoint on disk (if any) is the last good one.
     """
-    if epochs < 1:
-        raise ValueError(f"'epochs' must be >= 1, got {epochs}")
-    if patience is not None and patience < 1:
-        raise ValueError(f"'patience' must be >= 1 or None, got {patience}")
-    if resume and checkpoint is None:
-        raise ValueError("'resume=True' needs a 'checkpoint' path to resume from")
-    if checkpoint_every < 1:
-        raise ValueError(f"'checkpoint_every' must be >= 1, got {checkpoint_every}")
+    check_loop_arguments(epochs=epochs, patience=patience, checkpoint=checkpoint,
+                         checkpoint_every=checkpoint_every, resume=resume)
     if device is not None:
         model = model.to(device)
     else:

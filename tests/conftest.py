@@ -56,3 +56,33 @@ def tiny_graph() -> Data:
                                [1, 0, 2, 1, 0, 2, 4, 3, 5, 4, 3, 5, 3, 2]])
     x = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
     return Data(x=x, edge_index=edge_index)
+
+
+@pytest.fixture
+def evaluator_calls(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Records ``(dataset name, len(y_true), result)`` of every ``ogb`` ``Evaluator.eval`` call."""
+    from ogb.nodeproppred import Evaluator
+
+    calls = []
+    original = Evaluator.eval
+
+    def spy(self, input_dict):
+        result = original(self, input_dict)
+        calls.append((self.name, len(input_dict["y_true"]), result))
+        return result
+
+    monkeypatch.setattr(Evaluator, "eval", spy)
+    return calls
+
+
+def blobs(n: int = 300, separation: float = 3.0, seed: int = 0):
+    """Embeddings of three noisy classes (8 features) and a 60/100/rest split; the split sizes
+    tell calls on each part apart."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    z = rng.normal(size=(n, 8)) + separation * np.eye(3, 8)[y]
+    split = {"train": torch.arange(0, 60), "valid": torch.arange(60, 160),
+             "test": torch.arange(160, n)}
+    return torch.tensor(z, dtype=torch.float32), torch.tensor(y), split

@@ -118,7 +118,7 @@ def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
 
 
 def test_pretrain_and_evaluate_an_ogb_dataset_offline_with_the_ogb_evaluator(tmp_path, capsys,
-                                                                             monkeypatch):
+                                                                             evaluator_calls):
     from ogb.nodeproppred import Evaluator
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -128,15 +128,7 @@ def test_pretrain_and_evaluate_an_ogb_dataset_offline_with_the_ogb_evaluator(tmp
 
     root = tmp_path / "ogb"
     write_tiny_arxiv(root)   # 60 nodes in OGB's on-disk layout, split 30/15/15
-    scores = []
-    original = Evaluator.eval
-
-    def spy(self, input_dict):
-        result = original(self, input_dict)
-        scores.append((self.name, len(input_dict["y_true"]), result))
-        return result
-
-    monkeypatch.setattr(Evaluator, "eval", spy)
+    scores = evaluator_calls
     out = tmp_path / "run"
     assert main(["pretrain", "--model", "dgi", "--dataset", "ogbn-arxiv", "--root", str(root),
                  "--epochs", "3", "--hidden", "16", "--out", str(out)]) == 0

@@ -1,30 +1,21 @@
-import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from graphinfo.evaluation import evaluate, linear_probe
-
-
-def _blobs(n=300, separation=3.0, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    z = rng.normal(size=(n, 8)) + separation * np.eye(3, 8)[y]
-    split = {"train": torch.arange(0, 60), "valid": torch.arange(60, 160),
-             "test": torch.arange(160, n)}
-    return torch.tensor(z, dtype=torch.float32), torch.tensor(y), split
+from tests.conftest import blobs
 
 
 def test_separable_embeddings_score_high_and_noise_scores_chance():
-    z, y, split = _blobs(separation=6.0)
+    z, y, split = blobs(separation=6.0)
     assert linear_probe(z, y, split)["test_acc"] > 0.97
     noise = torch.randn_like(z)
     assert linear_probe(noise, y, split)["test_acc"] < 0.5
 
 
 def test_C_is_chosen_on_validation_never_on_test():
-    z, y, split = _blobs(separation=1.0)
+    z, y, split = blobs(separation=1.0)
     Cs = (1e-4, 1e-2, 1.0, 100.0)
     result = linear_probe(z, y, split, Cs=Cs)
     scaler = StandardScaler().fit(z[split["train"]].numpy())
@@ -41,14 +32,14 @@ def test_C_is_chosen_on_validation_never_on_test():
 
 
 def test_boolean_masks_work_as_splits():
-    z, y, split = _blobs()
+    z, y, split = blobs()
     masks = {k: torch.zeros(len(y), dtype=torch.bool).index_fill_(0, v, True)
              for k, v in split.items()}
     assert linear_probe(z, y, masks) == linear_probe(z, y, split)
 
 
 def test_bad_input():
-    z, y, split = _blobs()
+    z, y, split = blobs()
     with pytest.raises(ValueError, match="'split' must have exactly the keys"):
         linear_probe(z, y, {"train": split["train"], "test": split["test"]})
     with pytest.raises(ValueError, match=r"'split\['test'\]' has indices in \[299, 300\]"):
@@ -68,7 +59,7 @@ def test_bad_input():
 
 
 def test_a_choice_at_the_edge_of_the_grid_is_reported(caplog):
-    z, y, split = _blobs(separation=6.0)
+    z, y, split = blobs(separation=6.0)
     with caplog.at_level("WARNING", logger="graphinfo.evaluation.linear_probe"):
         linear_probe(z, y, split, Cs=(1e-6, 1e-5))
     assert "at the edge of the searched grid" in caplog.text

@@ -10,37 +10,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from graphinfo.evaluation import PROTOCOLS, evaluate, linear_probe, ogb_linear_probe
+from tests.conftest import blobs
 
 CS = (1e-4, 1e-2, 1.0, 100.0)
 
 
 def _blobs(n=300, separation=1.0, seed=0):
-    """Three noisy classes; split sizes 60/100/140 tell the Evaluator's calls apart."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    z = rng.normal(size=(n, 8)) + separation * np.eye(3, 8)[y]
-    split = {"train": torch.arange(0, 60), "valid": torch.arange(60, 160),
-             "test": torch.arange(160, n)}
-    return torch.tensor(z, dtype=torch.float32), torch.tensor(y), split
+    return blobs(n, separation, seed)
 
 
 def _scaled(z, split):
     return StandardScaler().fit(z[split["train"]].numpy()).transform(z.numpy())
-
-
-@pytest.fixture
-def evaluator_calls(monkeypatch):
-    """Records (len(y_true), result) of every Evaluator.eval call."""
-    calls = []
-    original = Evaluator.eval
-
-    def spy(self, input_dict):
-        result = original(self, input_dict)
-        calls.append((self.name, len(input_dict["y_true"]), result))
-        return result
-
-    monkeypatch.setattr(Evaluator, "eval", spy)
-    return calls
 
 
 def test_accuracy_matches_a_direct_evaluator_call_and_the_plain_probe(evaluator_calls):
