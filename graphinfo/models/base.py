@@ -10,7 +10,7 @@ from torch_geometric.nn.inits import reset
 
 from graphinfo.estimators import ESTIMATORS
 from graphinfo.resolver import resolve
-from graphinfo.sparse import TensorRef
+from graphinfo.tensor_cache import TensorRef
 from graphinfo.validation import check_graph
 
 

@@ -15,7 +15,8 @@ from graphinfo.estimators import jsd
 from graphinfo.models.base import MIModel, make_estimator
 from graphinfo.nn.discriminators import BilinearDiscriminator, make_discriminator
 from graphinfo.nn.encoders import make_encoder
-from graphinfo.sparse import TensorCache, feature_operator, pair_dot
+from graphinfo.sparse import feature_operator, pair_dot
+from graphinfo.tensor_cache import TensorCache
 
 #: With ``topology_negatives='auto'``, graphs with at most this many nodes score every node pair
 #: in the topology term (the public code's dense reconstruction); larger graphs sample

@@ -17,7 +17,8 @@ from torch_geometric.nn.dense.linear import Linear
 
 from graphinfo.nn.activations import ACTIVATIONS, make_activation
 from graphinfo.resolver import resolve
-from graphinfo.sparse import AdjacencyCache, SparseOperator, TensorCache, feature_operator
+from graphinfo.sparse import SparseOperator, feature_operator
+from graphinfo.tensor_cache import AdjacencyCache, TensorCache
 
 __all__ = ["ACTIVATIONS", "ENCODERS", "GATHER_COST_RATIO", "GATEncoder", "GCNEncoder",
            "GINEncoder", "GNNEncoder", "SAGEEncoder", "make_activation", "make_encoder"]
