@@ -1,8 +1,10 @@
 """The ``graphinfo`` command line: ``pretrain``, ``evaluate`` and ``datasets``.
 
 The CLI is a thin layer over the Python API: it loads a dataset, trains a model per seed with
-:func:`graphinfo.train.fit`, evaluates with :mod:`graphinfo.evaluation`, prints a table and
-writes its outputs atomically.
+:mod:`graphinfo.train`, evaluates with :mod:`graphinfo.evaluation`, prints a table and writes its
+outputs atomically. It names no model: ``--model`` is resolved by
+:func:`graphinfo.models.model_class` (a registered name or ``package.module:Class``) and what
+to do with it is read from the model's contract (its level and defaults).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch
 
 from graphinfo import __version__, distributed
 from graphinfo.io import save_json, save_torch
+from graphinfo.models import DEFAULT_MODEL
 
 DEFAULT_DATASET = "planted"
 
@@ -69,18 +72,28 @@ def _model_options(options: Sequence[str]) -> dict[str, Any]:
     return parsed
 
 
-def _config(args: argparse.Namespace, dataset: Any, device: str, out: Path) -> dict[str, Any]:
+def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, out: Path,
+            model_kwargs: dict[str, Any]) -> dict[str, Any]:
+    from graphinfo.models import model_name
+    from graphinfo.models.base import describe_settings
+
     return {
-        "command": "pretrain", "model": args.model, "dataset": dataset.name,
+        "command": "pretrain", "model": model_name(model), "dataset": dataset.name,
         "source": dataset.source, "seeds": list(range(args.seed, args.seed + args.seeds)),
-        "epochs": args.epochs, "patience": args.patience, "lr": args.lr,
-        "weight_decay": args.weight_decay, "hidden_channels": args.hidden,
-        "encoder": args.encoder, "num_layers": args.layers, "estimator": args.estimator,
-        "options": _model_options(args.option), "batch_size": args.batch_size,
-        "feature_norm": args.feature_norm, "device": device, "out": str(out),
-        "graphinfo": __version__, "torch": torch.__version__,
+        "lr": args.lr, "weight_decay": args.weight_decay,
+        **describe_settings(model, model_kwargs), "options": _model_options(args.option),
+        "device": device, "out": str(out), "graphinfo": __version__, "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def _model_kwargs(args: argparse.Namespace, model: type) -> dict[str, Any]:
+    """The model's constructor arguments from the generic flags and ``--option``s."""
+    from graphinfo.models.base import constructor_kwargs
+
+    return constructor_kwargs(model, hidden_channels=args.hidden, num_layers=args.layers,
+                              encoder=args.encoder, estimator=args.estimator,
+                              **_model_options(args.option))
 
 
 def _minibatch_settings(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -107,50 +120,62 @@ def _minibatch_text(minibatch: dict[str, Any] | None) -> str:
                    else "")
 
 
+def _levels_text(level: str) -> str:
+    """The registered models of a level, for error messages."""
+    from graphinfo.models import MODELS
+
+    names = [name for name, cls in MODELS.items() if cls.level in (level, "both")]
+    return ", ".join(sorted(names)) or "none registered"
+
+
 def pretrain(args: argparse.Namespace) -> int:
     from graphinfo.data import load_dataset
-    from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
-    from graphinfo.models import GRAPH_LEVEL_MODELS, MODELS, is_graph_level
-    from graphinfo.resolver import registered_name
+    from graphinfo.models import model_class
 
     device = _check_device(args.device)
-    if registered_name(args.model, MODELS) is None:
-        raise ValueError(f"Unknown model {args.model!r}; expected one of: "
-                         + ", ".join(repr(name) for name in MODELS))
+    model = model_class(args.model)            # a wrong name fails before any data is read
     if not distributed.is_main_process():
         distributed.barrier()   # rank 0 loads (and processes into the cache) first
     dataset = load_dataset(args.dataset, root=args.root)
     if distributed.is_main_process():
         distributed.barrier()
-    if is_graph_level(args.model):
-        return _pretrain_graphs(args, dataset, device)
-    if dataset.task != "node" or dataset.data is None:
-        raise SystemExit(f"error: model {args.model!r} learns node embeddings; dataset "
-                         f"{args.dataset!r} is a {dataset.task}-level dataset (graph-level "
-                         f"models: {', '.join(sorted(GRAPH_LEVEL_MODELS))})")
+    if dataset.task == "graph":
+        if model.level == "node":
+            raise SystemExit(f"error: model {args.model!r} learns node embeddings; dataset "
+                             f"{args.dataset!r} is a graph-level dataset (graph-level models: "
+                             f"{_levels_text('graph')})")
+        return _pretrain_graphs(args, model, dataset, device)
+    if model.level == "graph" or dataset.data is None:
+        raise SystemExit(f"error: model {args.model!r} learns graph embeddings; dataset "
+                         f"{args.dataset!r} is a {dataset.task}-level dataset (try a TU dataset "
+                         f"such as 'mutag')")
+    return _pretrain_nodes(args, model, dataset, device)
+
+
+def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device: str) -> int:
+    """``pretrain`` for node embeddings: full-batch or mini-batch training per seed, the
+    linear probe (C chosen on the valid split) and k-means."""
+    from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
+
     data = normalise_features(dataset.data, args.feature_norm)
-    out = Path(args.out or f"runs/{args.model}-{dataset.name}")
-    config = _config(args, dataset, device, out)
-    config["epochs"] = args.epochs or 1000
-    config["num_layers"] = args.layers or 1
-    config["hidden_channels"] = args.hidden or 512   # build_model's default for dgi and gmi
+    out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
+    model_kwargs = _model_kwargs(args, model)
+    config = _config(args, model, dataset, device, out, model_kwargs)
+    defaults = model.defaults
+    config["epochs"] = args.epochs or defaults.epochs
+    config["patience"] = args.patience if args.patience is not None else defaults.patience
+    config["feature_norm"] = args.feature_norm
     minibatch = _minibatch_settings(args)
-    if minibatch is None:
-        config.pop("batch_size")
-    else:
-        config.update(minibatch=minibatch, processes=distributed.world_size())
-    print(f"{args.model.upper()} on {dataset.name}: {data.num_nodes} nodes, {data.num_edges} "
-          f"edges, {data.num_features} features, {dataset.num_classes} classes; "
-          f"{args.seeds} seed(s) on {device}" + _minibatch_text(minibatch))
+    if minibatch is not None:
+        config.update(batch_size=args.batch_size, minibatch=minibatch,
+                      processes=distributed.world_size())
+    print(f"{config['model'].upper()} on {dataset.name}: {data.num_nodes} nodes, "
+          f"{data.num_edges} edges, {data.num_features} features, {dataset.num_classes} "
+          f"classes; {args.seeds} seed(s) on {device}" + _minibatch_text(minibatch))
     results: list[dict[str, Any]] = []
     best: SeedRun | None = None
-    model_kwargs: dict[str, Any] = {"encoder": args.encoder, "estimator": args.estimator,
-                                    "encoder_kwargs": {"num_layers": config["num_layers"]},
-                                    **config["options"]}
-    if args.hidden is not None:
-        model_kwargs["hidden_channels"] = args.hidden
     fit_kwargs = {"epochs": config["epochs"], "lr": args.lr,
-                  "weight_decay": args.weight_decay, "patience": args.patience,
+                  "weight_decay": args.weight_decay, "patience": config["patience"],
                   "progress": args.progress}
     probe, probe_kwargs = dataset.probe_protocol()
     evaluation = _evaluation_note(probe, probe_kwargs)
@@ -160,7 +185,7 @@ def pretrain(args: argparse.Namespace) -> int:
               f"{evaluation['metric']}, linear probe with C chosen on the valid split")
     metric = evaluation.get("metric", "acc")
     for seed in config["seeds"]:
-        run = run_seed(args.model, data, dataset.split, seed, model_kwargs=model_kwargs,
+        run = run_seed(model, data, dataset.split, seed, model_kwargs=model_kwargs,
                        fit_kwargs=fit_kwargs, device=device, probe=probe,
                        probe_kwargs=probe_kwargs, minibatch=minibatch)
         if not distributed.is_main_process():
@@ -189,6 +214,11 @@ def pretrain(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
           f"{name}), model.pt, metrics.json and config.json")
     return 0
+
+
+def _run_name(model: str, dataset: Any) -> str:
+    """The default output folder's name: ``MODEL-DATASET`` (a class path's class name)."""
+    return f"{model.rpartition(':')[2].lower()}-{dataset.name}"
 
 
 #: How ``pretrain`` names a probe metric in its table.
@@ -222,56 +252,36 @@ def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
     save_json(config, out / "config.json")
 
 
-def _model_default(model: str, argument: str) -> Any:
-    """The default of a constructor argument of a registered model (for the config)."""
-    import inspect
-
-    from graphinfo.models import MODELS
-    from graphinfo.resolver import registered_name
-
-    name = registered_name(model, MODELS)
-    parameter = inspect.signature(MODELS[name]).parameters.get(argument) if name else None
-    return None if parameter is None or parameter.default is inspect.Parameter.empty \
-        else parameter.default
-
-
-def _pretrain_graphs(args: argparse.Namespace, dataset: Any, device: str) -> int:
-    """``pretrain`` for a graph-level model: mini-batch training over the dataset's graphs and
-    the SVM protocol (10-fold cross-validation, C chosen inside the training folds)."""
+def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device: str) -> int:
+    """``pretrain`` for graph embeddings: mini-batch training over the dataset's graphs for a
+    fixed budget and the SVM protocol (10-fold cross-validation, C chosen inside the training
+    folds)."""
     from graphinfo.experiment import SeedRun, run_graph_seed, summarise
 
-    if dataset.task != "graph" or dataset.dataset is None:
-        raise SystemExit(f"error: model {args.model!r} learns graph embeddings; dataset "
-                         f"{args.dataset!r} is a {dataset.task}-level dataset (try a TU dataset "
-                         f"such as 'mutag')")
     if args.num_neighbors is not None or args.summary is not None:
-        raise ValueError("--num-neighbors and --summary apply to node-level models; "
+        raise ValueError(f"--num-neighbors and --summary apply to node-level models; "
                          f"{args.model!r} trains on batches of whole graphs (--batch-size)")
+    if args.patience is not None:
+        raise ValueError(f"--patience applies to node-level models; {args.model!r} trains "
+                         f"graph embeddings for a fixed number of epochs (--epochs)")
     graphs = dataset.dataset
     labels = graphs.y if getattr(graphs, "y", None) is not None else torch.cat(
         [graph.y for graph in graphs])
-    out = Path(args.out or f"runs/{args.model}-{dataset.name}")
-    config = _config(args, dataset, device, out)
-    config["epochs"] = args.epochs or 20
-    config["batch_size"] = args.batch_size or 128
-    for unused in ("encoder", "patience", "feature_norm"):   # a node-level model's settings
-        config.pop(unused)
-    for key, value in (("hidden_channels", args.hidden), ("num_layers", args.layers)):
-        config[key] = value if value is not None else _model_default(args.model, key)
-    print(f"{args.model.upper()} on {dataset.name}: {len(graphs)} graphs, "
+    out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
+    model_kwargs = _model_kwargs(args, model)
+    config = _config(args, model, dataset, device, out, model_kwargs)
+    defaults = model.defaults
+    config["epochs"] = args.epochs or defaults.epochs
+    config["batch_size"] = args.batch_size or defaults.batch_size or 128
+    print(f"{config['model'].upper()} on {dataset.name}: {len(graphs)} graphs, "
           f"{dataset.num_features} node features, {dataset.num_classes} classes; "
           f"{args.seeds} seed(s) on {device}")
-    model_kwargs: dict[str, Any] = {"estimator": args.estimator, **config["options"]}
-    if args.hidden is not None:
-        model_kwargs["hidden_channels"] = args.hidden
-    if args.layers is not None:
-        model_kwargs["num_layers"] = args.layers
     fit_kwargs = {"epochs": config["epochs"], "lr": args.lr, "weight_decay": args.weight_decay,
                   "batch_size": config["batch_size"], "progress": args.progress}
     results: list[dict[str, Any]] = []
     best: SeedRun | None = None
     for seed in config["seeds"]:
-        run = run_graph_seed(args.model, graphs, labels, seed, model_kwargs=model_kwargs,
+        run = run_graph_seed(model, graphs, labels, seed, model_kwargs=model_kwargs,
                              fit_kwargs=fit_kwargs, device=device)
         row = run.metrics
         results.append(row)
@@ -349,6 +359,12 @@ def datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_text() -> str:
+    from graphinfo.models import MODELS
+
+    return " | ".join(f"{name} ({cls.level})" for name, cls in MODELS.items())
+
+
 def _fanout(text: str) -> int:
     value = int(text)
     if value < 1 and value != -1:
@@ -371,27 +387,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("pretrain", help="train a model per seed, probe it, write embeddings")
-    p.add_argument("--model", default="dgi",
-                   help="dgi | gmi (node embeddings) | infograph (graph embeddings, on a TU "
-                        "dataset) (default: dgi)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"a registered model ({_models_text()}) or your own, as "
+                        f"package.module:ClassName (a graphinfo.models.MIModel subclass) "
+                        f"(default: {DEFAULT_MODEL})")
     p.add_argument("--dataset", default=DEFAULT_DATASET,
                    help=f"dataset name, see `graphinfo datasets` (default: {DEFAULT_DATASET})")
     p.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")
     p.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="maximum epochs (default: 1000 for node-level models, 20 for "
-                        "graph-level ones)")
-    p.add_argument("--patience", type=_positive_int, default=20,
-                   help="early-stopping patience on the loss (default: 20)")
+                   help="maximum epochs (default: the model's)")
+    p.add_argument("--patience", type=_positive_int, default=None,
+                   help="early-stopping patience on the loss, node-level models (default: "
+                        "the model's)")
     p.add_argument("--hidden", type=_positive_int, default=None,
-                   help="embedding size (default: the model's; 512 for dgi and gmi, 32 units "
-                        "per layer for infograph)")
+                   help="embedding (or per-layer) size (default: the model's)")
     p.add_argument("--layers", type=_positive_int, default=None,
-                   help="encoder layers (default: the model's; 1 for dgi and gmi, 5 for "
-                        "infograph)")
-    p.add_argument("--encoder", default="gcn",
-                   help="gcn | sage | gin | gat, node-level models (default: gcn)")
+                   help="encoder layers (default: the model's)")
+    p.add_argument("--encoder", default=None,
+                   help="gcn | sage | gin | gat (default: the model's)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="graph-level models: graphs per batch (default: 128); node-level models: "
                         "train on neighbour-sampled mini-batches of this many seed nodes per "
@@ -408,12 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "--batch-size. Under torchrun leave it at 1: the environment sets the "
                         "processes (default: 1)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a model argument, repeatable, e.g. --option variant=adaptive for gmi "
-                        "or --option prior=True for infograph")
+                   help="any other argument of the model's constructor, repeatable, e.g. "
+                        "--option negatives=2 (values are Python literals)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay")
-    p.add_argument("--estimator", default="jsd",
-                   help="jsd | dv | nwj | infonce | mine (default: jsd)")
+    p.add_argument("--estimator", default=None,
+                   help="jsd | dv | nwj | infonce | mine (default: the model's)")
     p.add_argument("--feature-norm", choices=("auto", "row", "none"), default="auto",
                    help="row-normalise features; auto: only when all are non-negative")
     p.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
@@ -456,15 +471,12 @@ def _pretrain_distributed(args: argparse.Namespace, argv: list[str]) -> int:
     """``pretrain`` on several processes: under ``torchrun`` this process is one of them;
     with ``--nproc N`` it starts ``N`` processes on this machine and waits for them."""
     from graphinfo.data.loaders import resolve_name
-    from graphinfo.models import MODELS, is_graph_level
-    from graphinfo.resolver import registered_name
+    from graphinfo.models import model_class
 
     # Checked here, before any process starts, for a plain error message.
-    if registered_name(args.model, MODELS) is None:
-        raise ValueError(f"Unknown model {args.model!r}; expected one of: "
-                         + ", ".join(repr(name) for name in MODELS))
+    model = model_class(args.model)
     resolve_name(args.dataset)
-    if is_graph_level(args.model):
+    if model.level == "graph":
         raise ValueError(f"training on several processes covers node-level models; "
                          f"{args.model!r} is graph-level: run it on one process")
     if args.batch_size is None:

@@ -1,6 +1,9 @@
 """A scikit-learn-style front door:
 ``Embedder(model='dgi', **hparams).fit(data).transform(data)``, for node embeddings of one graph
-or, with a graph-level model (``'infograph'``), graph embeddings of a collection of graphs."""
+(a ``Data`` or ``HeteroData``) or, with a graph-level model (``'infograph'``), graph embeddings
+of a collection of graphs. The model is named as :func:`graphinfo.models.model_class` accepts
+(a registered name, ``'package.module:Class'`` or the class); what it needs is read from its
+contract (:mod:`graphinfo.models.base`): its level and its defaults."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,20 +11,31 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Data, HeteroData
 
 from graphinfo.data import LoadedDataset
-from graphinfo.models import build_model, is_graph_level
-from graphinfo.train import History, embed, embed_graphs, fit, fit_graphs
+from graphinfo.models import DEFAULT_MODEL, MIModel, build_model, model_class
+from graphinfo.train import (
+    History,
+    embed,
+    embed_graphs,
+    embed_layerwise,
+    fit,
+    fit_graphs,
+    fit_minibatch,
+)
 
 
-def _graph(data: Data | LoadedDataset) -> Data:
+def _graph(data: Any) -> Data | HeteroData:
     """The graph of a node-level :class:`~graphinfo.data.LoadedDataset`, or ``data`` itself."""
     if isinstance(data, LoadedDataset):
         if data.data is None:
             raise ValueError(f"Dataset {data.name!r} is {data.task}-level; the Embedder needs "
                              f"a single graph (a node-level dataset)")
         return data.data
+    if not isinstance(data, (Data, HeteroData)):
+        raise ValueError(f"A node-level model learns from one graph: pass a PyG Data or "
+                         f"HeteroData, got {type(data).__name__}")
     return data
 
 
@@ -39,25 +53,32 @@ def _graphs(data: Any) -> Sequence[Data]:
     return data
 
 
+#: Training arguments of full-batch training (:func:`graphinfo.train.fit`).
 FIT_PARAMS = ("epochs", "lr", "weight_decay", "patience", "min_delta", "progress", "callbacks",
               "checkpoint", "checkpoint_every", "resume")
-#: Training arguments of :func:`graphinfo.train.fit_graphs` (graph-level models).
+#: ... that switch a node-level model to neighbour-sampled mini-batches
+#: (:func:`graphinfo.train.fit_minibatch`; ``batch_size`` turns it on).
+MINIBATCH_PARAMS = ("batch_size", "num_neighbors", "summary", "summary_momentum",
+                    "input_nodes", "num_workers")
+#: Training arguments of graph-level models (:func:`graphinfo.train.fit_graphs`).
 GRAPH_FIT_PARAMS = ("epochs", "lr", "weight_decay", "batch_size", "shuffle", "progress",
-                    "callbacks")
+                    "callbacks", "checkpoint", "checkpoint_every", "resume")
 
 
 class Embedder:
     """Learns node or graph embeddings without labels, scikit-learn style.
 
-    Keyword arguments that :func:`graphinfo.train.fit` knows (``epochs``, ``lr``, ``patience``
-    ...) configure training; every other one goes to the model's constructor
-    (``hidden_channels``, ``encoder``, ``estimator`` ...). A graph-level model
-    (:data:`graphinfo.models.GRAPH_LEVEL_MODELS`) is trained with
+    Keyword arguments that training knows (``epochs``, ``lr``, ``patience`` ...; with
+    ``batch_size`` a node-level model trains on neighbour-sampled mini-batches and is exported
+    layer-wise) configure training, with the model's own :attr:`~graphinfo.models.MIModel.defaults`
+    for those not given; every other one goes to the model's constructor (``hidden_channels``,
+    ``encoder``, ``estimator`` ...). A graph-level model is trained with
     :func:`graphinfo.train.fit_graphs` (``epochs``, ``batch_size`` ...) on a collection of
     graphs and gives one embedding per graph.
 
     Args:
-        model: A model name of :data:`graphinfo.models.MODELS`. (default: ``'dgi'``)
+        model: A model name of :data:`graphinfo.models.MODELS`, ``'package.module:Class'`` or
+            an :class:`~graphinfo.models.MIModel` subclass. (default: ``'dgi'``)
         seed: Seeds torch before the model is built, for a reproducible run.
         device: Where to train (``'cpu'``, ``'cuda'``).
         **hparams: Model and training hyper-parameters.
@@ -74,7 +95,7 @@ class Embedder:
         g = Embedder('infograph', epochs=20).fit_transform(tu_dataset)   # [num_graphs, F]
     """
 
-    def __init__(self, model: str = "dgi", *, seed: int | None = None,
+    def __init__(self, model: str | type[MIModel] = DEFAULT_MODEL, *, seed: int | None = None,
                  device: str | torch.device = "cpu", **hparams: Any) -> None:
         self.model = model
         self.seed = seed
@@ -94,40 +115,65 @@ class Embedder:
                 self.hparams[key] = value
         return self
 
+    @property
+    def _graph_level(self) -> bool:
+        return model_class(self.model).level == "graph"
+
+    def _training(self, names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The training and the model arguments among the hyper-parameters, the former
+        completed with the model's defaults."""
+        cls = model_class(self.model)
+        train = {k: v for k, v in self.hparams.items() if k in names}
+        build = {k: v for k, v in self.hparams.items() if k not in names}
+        defaults = cls.defaults
+        train.setdefault("epochs", defaults.epochs)
+        train.setdefault("lr", defaults.lr)
+        if "patience" in names:
+            train.setdefault("patience", defaults.patience)
+        if "shuffle" in names and defaults.batch_size is not None:
+            train.setdefault("batch_size", defaults.batch_size)
+        return train, build
+
     def fit(self, data: Any, y: Any = None) -> Embedder:
-        """Builds the model for ``data``'s feature size and trains it on ``data``.
-        ``y`` is ignored (unsupervised); it is accepted for scikit-learn pipelines."""
+        """Builds the model for ``data`` and trains it on ``data``. ``y`` is ignored
+        (unsupervised); it is accepted for scikit-learn pipelines."""
         if self._graph_level:
             return self._fit_graphs(data)
         data = _graph(data)
-        if getattr(data, "x", None) is None:
+        if isinstance(data, Data) and getattr(data, "x", None) is None:
             raise ValueError("'data' must be a PyG Data object with node features 'x'")
-        fit_kwargs = {k: v for k, v in self.hparams.items() if k in FIT_PARAMS}
-        model_kwargs = {k: v for k, v in self.hparams.items() if k not in FIT_PARAMS}
+        fit_kwargs, model_kwargs = self._training((*FIT_PARAMS, *MINIBATCH_PARAMS))
+        fit_kwargs = {k: v for k, v in fit_kwargs.items()
+                      if k not in MINIBATCH_PARAMS or v is not None}
         if self.seed is not None:
             torch.manual_seed(self.seed)
-        self.model_ = build_model(self.model, in_channels=data.x.size(1), **model_kwargs)
-        self.history_: History = fit(self.model_, data, device=self.device, **fit_kwargs)
-        self.embedding_: Tensor = embed(self.model_, data, device=self.device)
+        self.model_ = build_model(self.model, data=data, **model_kwargs)
+        self.minibatch_ = fit_kwargs.get("batch_size") is not None
+        if self.minibatch_:
+            self.history_: History = fit_minibatch(self.model_, data, device=self.device,
+                                                   **fit_kwargs)
+            self.embedding_: Tensor = embed_layerwise(self.model_, data, device=self.device)
+        else:
+            unknown = [k for k in fit_kwargs if k in MINIBATCH_PARAMS]
+            if unknown:
+                raise ValueError(f"{unknown} set mini-batch training: add batch_size")
+            self.history_ = fit(self.model_, data, device=self.device, **fit_kwargs)
+            self.embedding_ = embed(self.model_, data, device=self.device)
         return self
-
-    @property
-    def _graph_level(self) -> bool:
-        return is_graph_level(self.model)
 
     def _fit_graphs(self, data: Any) -> Embedder:
         graphs = _graphs(data)
         if len(graphs) == 0 or getattr(graphs[0], "x", None) is None:
             raise ValueError("'data' must hold at least one graph, with node features 'x'")
-        unknown = [k for k in self.hparams if k in FIT_PARAMS and k not in GRAPH_FIT_PARAMS]
+        unknown = [k for k in self.hparams
+                   if k in (*FIT_PARAMS, *MINIBATCH_PARAMS) and k not in GRAPH_FIT_PARAMS]
         if unknown:
             raise ValueError(f"{unknown} are not training arguments of a graph-level model; "
                              f"expected any of {list(GRAPH_FIT_PARAMS)}")
-        fit_kwargs = {k: v for k, v in self.hparams.items() if k in GRAPH_FIT_PARAMS}
-        model_kwargs = {k: v for k, v in self.hparams.items() if k not in GRAPH_FIT_PARAMS}
+        fit_kwargs, model_kwargs = self._training(GRAPH_FIT_PARAMS)
         if self.seed is not None:
             torch.manual_seed(self.seed)
-        self.model_ = build_model(self.model, in_channels=graphs[0].x.size(1), **model_kwargs)
+        self.model_ = build_model(self.model, data=graphs, **model_kwargs)
         self.history_ = fit_graphs(self.model_, graphs, device=self.device, **fit_kwargs)
         self.embedding_ = embed_graphs(self.model_, graphs, device=self.device)
         return self
@@ -139,6 +185,8 @@ class Embedder:
             raise RuntimeError("This Embedder is not fitted yet; call fit(data) first")
         if self._graph_level:
             return embed_graphs(self.model_, _graphs(data), device=self.device)
+        if getattr(self, "minibatch_", False):
+            return embed_layerwise(self.model_, _graph(data), device=self.device)
         return embed(self.model_, _graph(data), device=self.device)
 
     def fit_transform(self, data: Any, y: Any = None) -> Tensor:

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from graphinfo import distributed
 from graphinfo.evaluation import (
     SPLIT_PROTOCOLS,
     clustering,
@@ -22,8 +23,17 @@ from graphinfo.evaluation import (
     linear_probe,
     svm_cross_validation,
 )
-from graphinfo.models import build_model
-from graphinfo.train import Graphs, check_graphs, embed, embed_graphs, fit, fit_graphs
+from graphinfo.models import MIModel, build_model, model_class
+from graphinfo.sources import Graphs, check_graphs
+from graphinfo.train import (
+    EarlyStopping,
+    embed,
+    embed_graphs,
+    embed_layerwise,
+    fit,
+    fit_graphs,
+    fit_minibatch,
+)
 
 
 @dataclass
@@ -106,10 +116,23 @@ class ValidationSelection:
         self.data, self.every, self.patience, self.device = data, every, patience, device
         self.probe, self.probe_kwargs = probe, dict(probe_kwargs or {})
         self.split = {key: split[key] for key in ("train", "valid")}
-        self.best_valid = -1.0
-        self.best_epoch = -1
-        self.best_state: dict[str, Tensor] | None = None
-        self._bad = 0
+        # The engine's early-stopping object, on the validation score instead of the loss.
+        self.stopper = EarlyStopping(patience, mode="max")
+
+    @property
+    def best_valid(self) -> float:
+        """The best validation score so far (``-inf`` before the first evaluation)."""
+        return self.stopper.best
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch of :attr:`best_valid` (``-1`` before the first evaluation)."""
+        return self.stopper.best_epoch
+
+    @property
+    def best_state(self) -> dict[str, Tensor] | None:
+        """The weights of :attr:`best_epoch`."""
+        return self.stopper.best_state
 
     def __call__(self, epoch: int, loss: float, model: torch.nn.Module) -> bool:
         if epoch % self.every != 0:
@@ -117,22 +140,17 @@ class ValidationSelection:
         z = embed(model, self.data, device=self.device)
         result = _probe(z, self.data.y, self.split, self.probe, self.probe_kwargs)
         valid = result[f"valid_{result.get('metric', 'acc')}"]  # never reads 'test'
-
-        if valid > self.best_valid:
-            self.best_valid, self.best_epoch, self._bad = valid, epoch, 0
-            self.best_state = copy.deepcopy(model.state_dict())
-            return False
-        self._bad += 1
-        return self._bad >= self.patience
+        self.stopper.update(valid, epoch, model)
+        return self.stopper.should_stop
 
     def restore(self, model: torch.nn.Module) -> None:
         """Loads the weights of the epoch with the best validation accuracy."""
         if self.best_state is None:
             raise RuntimeError("ValidationSelection has not evaluated any epoch yet")
-        model.load_state_dict(self.best_state)
+        self.stopper.restore(model)
 
 
-def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int, *,
+def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor], seed: int, *,
              model_kwargs: Mapping[str, Any] | None = None,
              fit_kwargs: Mapping[str, Any] | None = None,
              device: str | torch.device = "cpu",
@@ -140,7 +158,8 @@ def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int
              probe: str = "linear_probe",
              probe_kwargs: Mapping[str, Any] | None = None,
              minibatch: Mapping[str, Any] | None = None) -> SeedRun:
-    """Seeds torch, builds ``model_name`` for ``data``, trains it with
+    """Seeds torch, builds ``model`` (a name, ``'module:Class'`` or a class, with
+    ``model_kwargs``: :func:`graphinfo.models.build_model`) for ``data``, trains it with
     :func:`graphinfo.train.fit`, and evaluates its embeddings with a linear probe (C chosen on
     the validation split) and k-means clustering.
 
@@ -164,8 +183,11 @@ def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int
     (OGB's protocol has none, and k-means over millions of nodes, with unlabelled or
     multi-task labels, would say little)."""
     _check_probe(probe)
+    if model_class(model).level == "graph":
+        raise ValueError(f"{model_class(model).__name__} learns graph embeddings; run_seed "
+                         f"evaluates node embeddings (use run_graph_seed)")
     torch.manual_seed(seed)
-    model = build_model(model_name, in_channels=data.num_features, **(model_kwargs or {}))
+    model = build_model(model, data=data, **(model_kwargs or {}))
     fit_kwargs = dict(fit_kwargs or {})
     selection = None
     if select_every is not None:
@@ -177,9 +199,6 @@ def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int
     if minibatch is None:
         history = fit(model, data, device=device, **fit_kwargs)
     else:
-        from graphinfo import distributed
-        from graphinfo.minibatch import fit_minibatch
-
         if distributed.is_distributed():   # same weights everywhere, independent sampling
             torch.manual_seed(seed + 1_000_003 * distributed.rank())
         history = fit_minibatch(model, data, device=device, seed=seed,
@@ -189,9 +208,6 @@ def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int
     seconds = time.perf_counter() - started
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     if minibatch is not None:
-        from graphinfo import distributed
-        from graphinfo.minibatch import embed_layerwise
-
         if not distributed.is_main_process():
             return SeedRun({}, None, state)
         z = embed_layerwise(model, data, device=device)
@@ -207,19 +223,19 @@ def run_seed(model_name: str, data: Data, split: Mapping[str, Tensor], seed: int
     return SeedRun(metrics, z, state)
 
 
-def run_graph_seed(model_name: str, dataset: Graphs, labels: Tensor, seed: int, *,
+def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, seed: int, *,
                    model_kwargs: Mapping[str, Any] | None = None,
                    fit_kwargs: Mapping[str, Any] | None = None,
                    svm_kwargs: Mapping[str, Any] | None = None,
                    device: str | torch.device = "cpu") -> SeedRun:
-    """The graph-level recipe (InfoGraph's protocol): seeds torch, builds ``model_name`` for the
+    """The graph-level recipe (InfoGraph's protocol): seeds torch, builds ``model`` for the
     graphs' features, trains it with :func:`graphinfo.train.fit_graphs` for a fixed number of
     epochs, embeds every graph with :func:`graphinfo.train.embed_graphs` and scores the
     embeddings with :func:`graphinfo.evaluation.svm_cross_validation` (10-fold by default,
     folds shuffled with ``seed``).
 
     Args:
-        model_name: A registered model (:func:`graphinfo.models.build_model`).
+        model: A model name, ``'module:Class'`` or class (:func:`graphinfo.models.build_model`).
         dataset: The graphs (a PyG ``Dataset`` or a list of ``Data``, all with ``x``).
         labels: One label per graph, in ``dataset`` order (``dataset.y`` for a ``TUDataset``).
         seed: Seeds torch (initialisation, shuffling) and the SVM's folds.
@@ -238,8 +254,12 @@ def run_graph_seed(model_name: str, dataset: Graphs, labels: Tensor, seed: int, 
     if labels.numel() != len(dataset):
         raise ValueError(f"'labels' must hold one label per graph ({len(dataset)}), got "
                          f"{labels.numel()}")
+    if model_class(model).level == "node":
+        raise ValueError(f"{model_class(model).__name__} learns node embeddings; run_graph_seed "
+                         f"evaluates graph embeddings (use run_seed)")
     torch.manual_seed(seed)
-    model = build_model(model_name, in_channels=first.num_node_features, **(model_kwargs or {}))
+    model = build_model(model, in_channels=first.num_node_features, data=dataset,
+                        **(model_kwargs or {}))
     started = time.perf_counter()
     history = fit_graphs(model, dataset, device=device, **(fit_kwargs or {}))
     seconds = time.perf_counter() - started

@@ -48,3 +48,11 @@ def registered_name(query: str, registry: Mapping[str, Any]) -> str | None:
 
 def _normalise(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
+
+
+def check_part_kwargs(kind: str, query: Any, kwargs: Mapping[str, Any] | None) -> None:
+    """Raises ValueError when keyword arguments meant for a part built by name (a model's
+    ``<kind>_kwargs``) come with a part given as an object, which they cannot configure."""
+    if kwargs and not isinstance(query, str):
+        raise ValueError(f"'{kind}_kwargs' {sorted(kwargs)} configure a {kind} built by name; "
+                         f"the {kind} was given as an object ({type(query).__name__})")

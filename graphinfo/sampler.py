@@ -228,3 +228,55 @@ def neighbor_loader(data: Data, num_neighbors: Sequence[int], *,
     return NeighborLoader(data, list(num_neighbors), input_nodes=input_nodes,
                           batch_size=batch_size, shuffle=shuffle, neighbor_sampler=sampler,
                           **kwargs)
+
+
+def sampled_gcn_edges(batch: Data, in_degree: Tensor | None = None, fill_value: float = 1.0
+                      ) -> tuple[Tensor, Tensor]:
+    r"""Edges and weights that give a GCN on a neighbour-sampled batch the full graph's degree
+    normalisation and an unbiased neighbour sum per layer.
+
+    Normalising a sampled subgraph by its own degrees, as a plain GCN layer would, changes the
+    operator: a neighbour sampled in the last hop has no edges of its own in the subgraph. Here
+    an edge sampled for node :math:`i` weighs :math:`d_i / k_i` (:math:`d_i` its in-degree in
+    the full graph, :math:`k_i` neighbours sampled), so each layer's neighbour sum, before the
+    activation, is an unbiased estimate of the full graph's, and node :math:`i`'s degree is
+    exactly :math:`d_i + 1`; every node gets an explicit self-loop, of weight ``fill_value`` for
+    expanded nodes and :math:`d_j + \text{fill}` for the last hop's, whose degree is then exact
+    too. (Through the activations and across layers the estimate is no longer unbiased, as with
+    any sampled GNN.) When every neighbour is sampled the seeds' embeddings equal the full-graph
+    GCN's exactly.
+
+    Args:
+        batch (Data): A batch of :func:`neighbor_loader` over a graph without self-loops:
+            ``edge_index`` (local ids, messages to ``edge_index[1]``), ``n_id`` and
+            ``num_sampled_nodes``.
+        in_degree (Tensor, optional): In-degree of every node of the full graph, :math:`(N,)`;
+            default ``batch.in_degree``, the in-degree of each sampled node, :math:`(n,)`.
+        fill_value (float): Self-loop weight of the expanded nodes. (default: ``1``, what
+            :func:`torch_geometric.nn.conv.gcn_conv.gcn_norm` gives an unweighted graph, also
+            with ``improved=True``, which only changes the loops it adds to weighted graphs)
+
+    Returns:
+        tuple[Tensor, Tensor]: ``edge_index`` with one self-loop per node appended, and its
+        weights.
+    """
+    num_nodes = batch.num_nodes
+    row, col = batch.edge_index
+    if in_degree is not None:
+        degree = in_degree[batch.n_id].to(torch.float32)
+    elif getattr(batch, "in_degree", None) is not None:
+        degree = batch.in_degree.to(torch.float32)
+    else:
+        raise ValueError("sampled_gcn_edges needs the full graph's in-degrees: pass "
+                         "'in_degree' or give the batch an 'in_degree' attribute")
+    device = batch.edge_index.device
+    sampled = torch.zeros(num_nodes, dtype=torch.float32, device=device).index_add_(
+        0, col, torch.ones(col.numel(), dtype=torch.float32, device=device))
+    edge_weight = (degree / sampled.clamp(min=1))[col]
+    expanded = num_nodes - int(batch.num_sampled_nodes[-1]) \
+        if len(batch.num_sampled_nodes) > 1 else num_nodes
+    loop_weight = torch.full((num_nodes,), float(fill_value), device=device)
+    loop_weight[expanded:] += degree[expanded:]   # the last hop: no edges of their own here
+    loops = torch.arange(num_nodes, device=device)
+    return (torch.cat([batch.edge_index, torch.stack([loops, loops])], dim=1),
+            torch.cat([edge_weight, loop_weight]))

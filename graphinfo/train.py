@@ -1,14 +1,31 @@
-"""Readable training loops for any graphinfo model.
+r"""The one training engine for every graphinfo model.
 
-:func:`fit` trains full-batch: one step per epoch on the whole graph, Adam, early stopping on the
-loss with patience, the best state restored at the end, an optional atomic checkpoint that
-training resumes from, and a clear error (keeping the last good checkpoint) when the loss turns
-NaN. :func:`fit_graphs` trains a graph-level model on a collection of graphs in mini-batches of
-whole graphs for a fixed number of epochs; :func:`embed` and :func:`embed_graphs` compute the
-embeddings afterwards. Mini-batch training of node-level models on neighbour-sampled batches,
-on one process or several, lives in :mod:`graphinfo.minibatch`
-(:func:`~graphinfo.minibatch.fit_minibatch`, :func:`~graphinfo.minibatch.embed_layerwise`;
-both can be imported from here too).
+:func:`train` runs one loop, whatever the model and wherever its batches come from::
+
+    for epoch in range(start, epochs):
+        for batch in source.batches(epoch):           # the full graph, graphs, subgraphs ...
+            loss = step(batch)                        # the model contract, through DDP if any
+            check that the loss is finite             # else: restore, raise, keep checkpoint
+            loss.backward(); optimizer.step()
+        epoch loss = weighted mean of batch losses    # averaged over processes
+        early stopping, callbacks, progress, checkpoint
+
+The batch sources (:mod:`graphinfo.sources`) plug into it: :class:`~graphinfo.sources.FullGraph`,
+:class:`~graphinfo.sources.GraphBatches` (whole graphs), :class:`~graphinfo.sources.NeighborBatches`
+(neighbour-sampled subgraphs) and :class:`~graphinfo.sources.SubgraphWindows` (node windows). In a
+distributed run (:mod:`graphinfo.distributed`) the engine wraps the model in
+:class:`~torch.nn.parallel.DistributedDataParallel`, each source gives every process its share,
+losses are averaged over processes (so all stop together) and only rank 0 writes checkpoints.
+
+One :class:`EarlyStopping` object keeps the best score and the weights that produced it, for the
+loss here and for selection on the validation split
+(:class:`graphinfo.experiment.ValidationSelection`). One checkpoint format (:func:`train`'s
+``checkpoint``) holds weights, optimiser, early-stopping state, history, the source's state and the
+random number generators', and a resumed run equals an uninterrupted one.
+
+:func:`fit`, :func:`fit_graphs` and :func:`fit_minibatch` are :func:`train` with a source and the
+defaults of full-batch, graph-batch and mini-batch training; :func:`embed`, :func:`embed_graphs`
+and :func:`embed_layerwise` compute embeddings afterwards.
 """
 from __future__ import annotations
 
@@ -28,12 +45,29 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from graphinfo import distributed
 from graphinfo.io import save_torch
+from graphinfo.models.base import default_inputs, embed_data
 from graphinfo.runtime import allocator_tuning_enabled, tune_cpu_allocator
+from graphinfo.sources import (
+    BatchSource,
+    FullGraph,
+    GraphBatches,
+    Graphs,
+    NeighborBatches,
+    check_graphs,
+)
 
 logger = logging.getLogger(__name__)
 
 Callback = Callable[[int, float, torch.nn.Module], Any]
+
+#: Seconds between two progress lines in the log when no progress bar is shown.
+LOG_INTERVAL = 30.0
+
+__all__ = ["Callback", "EarlyStopping", "History", "TrainingDivergedError", "check_graphs",
+           "check_loop_arguments", "embed", "embed_graphs", "embed_layerwise", "fit",
+           "fit_graphs", "fit_minibatch", "make_optimizer", "model_inputs", "train", "Graphs"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -42,8 +76,8 @@ class TrainingDivergedError(FloatingPointError):
 
 @dataclass
 class History:
-    """What :func:`fit` and :func:`fit_graphs` return: one loss per epoch (the mean batch loss
-    for :func:`fit_graphs`) and where the lowest one was."""
+    """What the training loops return: one loss per epoch (the weighted mean of the epoch's
+    batch losses) and where the lowest one was."""
 
     losses: list[float] = field(default_factory=list)
     epoch_times: list[float] = field(default_factory=list)
@@ -60,9 +94,93 @@ class History:
         return asdict(self)
 
 
+def copy_state(state: dict[str, Any], into: dict[str, Any]) -> None:
+    """Copies ``state`` into ``into`` in place where shapes allow (no new allocations each
+    improving epoch), by a fresh copy otherwise."""
+    for key, value in state.items():
+        old = into.get(key)
+        if isinstance(value, Tensor) and isinstance(old, Tensor) and old.shape == value.shape \
+                and old.dtype == value.dtype and old.device == value.device:
+            old.copy_(value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+class EarlyStopping:
+    """The best score seen, the epoch and the weights that produced it, and patience.
+
+    ``update(value, epoch, model)`` records an epoch's score; it is an improvement when it
+    beats the best by more than ``min_delta`` (below it with ``mode='min'``, above with
+    ``'max'``), and the model's state is then copied (in place, no allocation after the first
+    time). After ``patience`` updates in a row without improvement, :attr:`should_stop` is
+    true. :meth:`restore` loads the kept weights.
+
+    Args:
+        patience: Updates without improvement before stopping; ``None`` never stops.
+        min_delta: Smallest change that counts as an improvement.
+        mode: ``'min'`` (a loss) or ``'max'`` (an accuracy).
+        keep_state: Copy the weights of the best epoch (otherwise only the score is kept).
+    """
+
+    def __init__(self, patience: int | None = None, min_delta: float = 0.0,
+                 mode: str = "min", keep_state: bool = True) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"'mode' must be 'min' or 'max', got {mode!r}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"'patience' must be >= 1 or None, got {patience}")
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.keep_state = keep_state
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch = -1
+        self.bad_epochs = 0
+        self.best_state: dict[str, Any] | None = None
+
+    def start(self, model: torch.nn.Module) -> None:
+        """Keeps the initial weights as the best ones until an epoch improves on them."""
+        if self.keep_state:
+            self.best_state = copy.deepcopy(model.state_dict())
+
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` would be an improvement."""
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def update(self, value: float, epoch: int, model: torch.nn.Module) -> bool:
+        """Records ``value`` for ``epoch``; returns whether it improved (the state is kept)."""
+        if self.improves(value):
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            if self.keep_state:
+                if self.best_state is None:
+                    self.best_state = copy.deepcopy(model.state_dict())
+                else:
+                    copy_state(model.state_dict(), into=self.best_state)
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def restore(self, model: torch.nn.Module) -> None:
+        """Loads the kept weights into ``model``."""
+        if self.best_state is None:
+            raise RuntimeError("no weights were kept: nothing has been recorded yet")
+        model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.bad_epochs, self.best_state = state["bad_epochs"], state["best_state"]
+
+
 def make_optimizer(model: torch.nn.Module, lr: float = 1e-3,
                    weight_decay: float = 0.0) -> torch.optim.Adam:
-    """The optimiser :func:`fit` uses: Adam, with the fused single-kernel update when every
+    """The optimiser the engine uses: Adam, with the fused single-kernel update when every
     parameter is a floating tensor on the CPU or a CUDA device (the same update rule in one
     kernel, a few times faster on small models), else PyTorch's default implementation."""
     params = list(model.parameters())
@@ -75,29 +193,17 @@ def make_optimizer(model: torch.nn.Module, lr: float = 1e-3,
 
 
 def model_inputs(data: Data) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The positional and keyword arguments a model is called with for a PyG ``data`` object:
-    ``(x, edge_index[, edge_weight])`` and ``batch=`` when the object has one."""
-    if getattr(data, "x", None) is None or getattr(data, "edge_index", None) is None:
-        raise ValueError("'data' must have node features 'x' and an 'edge_index'")
-    args: tuple[Any, ...] = (data.x, data.edge_index)
-    edge_weight = getattr(data, "edge_weight", None)
-    if edge_weight is not None:
-        args = (*args, edge_weight)
-    kwargs = {"batch": data.batch} if getattr(data, "batch", None) is not None else {}
-    return args, kwargs
-
-
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return sys.stderr.isatty() and not os.environ.get("GRAPHINFO_NO_PROGRESS")
+    """The positional and keyword arguments a model is called with for a PyG ``data`` object
+    by default (:func:`graphinfo.models.base.default_inputs`): ``(x, edge_index[,
+    edge_weight])`` and ``batch=`` when the object has one."""
+    return default_inputs(data)
 
 
 def check_loop_arguments(*, epochs: int, patience: int | None,
                          checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
                          resume: bool = False, **counts: int) -> None:
-    """Checks the arguments the training loops share (and any further ``counts`` that must be
-    at least 1, such as ``batch_size``); raises ValueError naming the argument and its value."""
+    """Checks the arguments of the loop (and any further ``counts`` that must be at least 1,
+    such as ``batch_size``); raises ValueError naming the argument and its value."""
     for name, value in {"epochs": epochs, "checkpoint_every": checkpoint_every,
                         **counts}.items():
         if value < 1:
@@ -108,36 +214,120 @@ def check_loop_arguments(*, epochs: int, patience: int | None,
         raise ValueError("'resume=True' needs a 'checkpoint' path to resume from")
 
 
-def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1e-3,
-        weight_decay: float = 0.0, patience: int | None = 20, min_delta: float = 0.0,
-        optimizer: torch.optim.Optimizer | None = None, device: str | torch.device | None = None,
-        progress: bool | None = None, callbacks: Sequence[Callback] = (),
-        checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10,
-        resume: bool = False) -> History:
-    r"""Trains ``model`` full-batch on ``data``: each epoch computes
-    ``loss = model.loss(*model(*args, **kwargs))`` on the whole graph and takes one optimiser step.
+def place(model: torch.nn.Module,
+          device: str | torch.device | None) -> tuple[torch.nn.Module, torch.device]:
+    """``model`` on ``device`` (default: where its parameters are, else the CPU)."""
+    if device is not None:
+        return model.to(device), torch.device(device)
+    param = next(model.parameters(), None)
+    return model, param.device if param is not None else torch.device("cpu")
 
-    Early stopping follows Deep Graph Infomax: an epoch whose loss is not at least ``min_delta``
-    below the best so far counts against ``patience``; after ``patience`` such epochs in a row
-    training stops. The best state — the weights that produced the lowest loss, i.e. before that
-    epoch's optimiser step — is loaded back into ``model`` at the end.
+
+class LossStep(torch.nn.Module):
+    """The model's loss on a batch as a module's ``forward``, so that
+    :class:`~torch.nn.parallel.DistributedDataParallel` sees the whole computation."""
+
+    def __init__(self, model: torch.nn.Module, source: BatchSource) -> None:
+        super().__init__()
+        self.model = model
+        self.source = source
+
+    def forward(self, batch: Any) -> Tensor:
+        return self.source.loss(self.model, batch)
+
+
+class Progress:
+    """A tqdm bar on a terminal; otherwise a log line every :data:`LOG_INTERVAL` seconds."""
+
+    def __init__(self, epochs: int, start: int, show: bool | None) -> None:
+        if show is None:
+            show = sys.stderr.isatty() and not os.environ.get("GRAPHINFO_NO_PROGRESS")
+        show = show and distributed.is_main_process()
+        self.epochs = epochs
+        self.bar = tqdm(total=epochs, initial=start, desc="training", unit="epoch") \
+            if show else None
+        self.last_line = time.monotonic()
+
+    def update(self, epoch: int, loss: float, best: float, best_epoch: int) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", best=f"{best:.4f}")
+        elif time.monotonic() - self.last_line >= LOG_INTERVAL and distributed.is_main_process():
+            self.last_line = time.monotonic()
+            logger.info("epoch %d/%d: loss %.6g (best %.6g at epoch %d)", epoch + 1,
+                        self.epochs, loss, best, best_epoch)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def load_checkpoint(checkpoint: str | os.PathLike | None) -> dict[str, Any] | None:
+    """The checkpoint to resume from, or ``None`` when its file does not exist; in a
+    distributed run rank 0 reads it and sends it to the others (no shared filesystem needed)."""
+    state = None
+    if checkpoint is not None and distributed.is_main_process() and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if distributed.is_distributed():
+        box = [state]
+        torch.distributed.broadcast_object_list(box, src=0)
+        state = box[0]
+    return state
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(rng: Any) -> None:
+    if isinstance(rng, Tensor):          # a checkpoint of an earlier version
+        rng = {"cpu": rng, "cuda": None}
+    torch.set_rng_state(rng["cpu"])
+    if rng.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
+          lr: float = 1e-3, weight_decay: float = 0.0, patience: int | None = 20,
+          min_delta: float = 0.0, restore_best: bool = True,
+          optimizer: torch.optim.Optimizer | None = None,
+          device: str | torch.device | None = None, progress: bool | None = None,
+          callbacks: Sequence[Callback] = (), checkpoint: str | os.PathLike | None = None,
+          checkpoint_every: int = 10, resume: bool = False) -> History:
+    r"""Trains ``model`` on the batches of ``source`` (see the module docstring).
+
+    Each step computes the batch's loss through the model contract (``source.loss``), checks it
+    is finite, back-propagates and steps the optimiser. An epoch's loss is the weighted mean of
+    its batch losses. Early stopping: an epoch whose loss is not at least ``min_delta`` below
+    the best so far counts against ``patience``; after ``patience`` such epochs in a row
+    training stops. With ``restore_best`` the best state — the weights that produced the lowest
+    loss: before the step on a one-step-per-epoch source (the full graph), at the end of the
+    epoch otherwise — is loaded back at the end; without it the model keeps its final weights
+    (a fixed budget, as graph-level models train).
 
     Args:
-        model: Any graphinfo model (``forward`` + ``loss``).
-        data: A PyG ``Data`` with ``x``, ``edge_index`` and optionally ``edge_weight``, ``batch``.
+        model: Any graphinfo model, or a module with ``forward`` and ``loss``.
+        source: Where the batches come from (:mod:`graphinfo.sources`).
         epochs: Maximum number of epochs.
         lr: Adam learning rate (ignored when ``optimizer`` is given).
         weight_decay: Adam weight decay (ignored when ``optimizer`` is given).
         patience: Epochs without improvement before stopping; ``None`` never stops early.
         min_delta: Smallest loss decrease that counts as an improvement.
-        optimizer: An optimiser over ``model``'s parameters; Adam by default.
+        restore_best: Load the best weights back at the end (and on divergence); otherwise
+            keep the final weights (and on divergence go back to the last complete epoch's).
+        optimizer: An optimiser over ``model``'s parameters; :func:`make_optimizer` by default.
         device: Where to train; defaults to where the model is.
-        progress: Show a tqdm bar; ``None`` shows it only on a terminal.
+        progress: Show a tqdm bar; ``None`` shows it only on a terminal (otherwise a log line
+            every :data:`LOG_INTERVAL` seconds, at INFO level).
         callbacks: Called as ``callback(epoch, loss, model)`` after every epoch; returning
-            ``True`` stops training.
-        checkpoint: A file written atomically every ``checkpoint_every`` epochs and at the end,
-            holding model, best state, optimiser, history and the random number generators'
-            states (never non-finite weights).
+            ``True`` stops training (in a distributed run every process must return the same).
+            Every callback runs each epoch, even after an earlier one asked to stop.
+        checkpoint: A file written atomically every ``checkpoint_every`` epochs and at the end
+            (by rank 0): weights (``model``), optimiser, best state and patience counter
+            (``best_state``, ``bad_epochs``), ``history``, the random number generators'
+            states (``rng``) and the source's state (e.g. ``summary``); never non-finite
+            weights.
         checkpoint_every: Epochs between checkpoints.
         resume: Continue from ``checkpoint`` when the file exists.
 
@@ -145,153 +335,147 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
         :class:`History` of the run.
 
     Raises:
-        TrainingDivergedError: When the loss is NaN or infinite. The model is left in its best
-            state and the last checkpoint on disk (if any) is the last good one.
+        ValueError: On invalid arguments.
+        TrainingDivergedError: When a loss is NaN or infinite. The model is left in its best
+            state (or the last complete epoch's without ``restore_best``) and the last
+            checkpoint on disk, if any, is the last good one.
     """
     check_loop_arguments(epochs=epochs, patience=patience, checkpoint=checkpoint,
                          checkpoint_every=checkpoint_every, resume=resume)
-    if device is not None:
-        model = model.to(device)
-    else:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-    if torch.device(device).type == "cpu" and allocator_tuning_enabled():
+    model, device = place(model, device)
+    if device.type == "cpu" and allocator_tuning_enabled():
         tune_cpu_allocator()
-    data = copy.copy(data).to(device)  # the caller's object stays where it is
-    args, kwargs = model_inputs(data)
+    source.setup(model, device)
+    step: torch.nn.Module = LossStep(model, source)
+    if distributed.is_distributed():
+        from torch.nn.parallel import DistributedDataParallel
+
+        step = DistributedDataParallel(step, device_ids=[device] if device.type == "cuda"
+                                       else None)
     if optimizer is None:
         optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay)
 
     history = History()
-    best_state = copy.deepcopy(model.state_dict())
-    bad_epochs = 0
+    stopper = EarlyStopping(patience, min_delta, keep_state=restore_best)
+    stopper.start(model)
+    last_good = copy.deepcopy(model.state_dict()) if not restore_best else None
     start_epoch = 0
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+    state = load_checkpoint(checkpoint) if resume else None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        best_state = state["best_state"]
         history = History(**state["history"])
         history.stopped_early = False
-        bad_epochs = state["bad_epochs"]
-        start_epoch = history.epochs
-        history.resumed_from_epoch = start_epoch
-        torch.set_rng_state(state["rng"]["cpu"])
-        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        stopper.best, stopper.best_epoch = history.best_loss, history.best_epoch
+        stopper.bad_epochs, stopper.best_state = state["bad_epochs"], state["best_state"]
+        if last_good is not None:
+            copy_state(model.state_dict(), into=last_good)
+        source.load_state_dict(state)
+        if not distributed.is_distributed():   # each process has its own generator otherwise
+            _set_rng_state(state["rng"])
+        start_epoch = history.resumed_from_epoch = history.epochs
         logger.info("resumed from %s at epoch %d", checkpoint, start_epoch)
 
     def save_checkpoint() -> None:
-        if checkpoint is None:
+        if checkpoint is None or not distributed.is_main_process():
             return
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             logger.warning("weights are not finite; keeping the previous checkpoint %s",
                            checkpoint)
             return
-        rng = {"cpu": torch.get_rng_state(),
-               "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-        save_torch({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "best_state": best_state, "history": history.as_dict(),
-                    "bad_epochs": bad_epochs, "rng": rng}, checkpoint)
+        save_torch({"format": "graphinfo-checkpoint/1", "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "best_state": stopper.best_state,
+                    "bad_epochs": stopper.bad_epochs, "history": history.as_dict(),
+                    "rng": _rng_state(), **source.state_dict()}, checkpoint)
 
-    bar = tqdm(range(start_epoch, epochs), disable=not _show_progress(progress),
-               desc="training", unit="epoch", initial=start_epoch, total=epochs)
-    model.train()
+    def diverged(value: float, epoch: int, index: int) -> TrainingDivergedError:
+        where = f"epoch {epoch}" if source.single_step else f"epoch {epoch}, batch {index}"
+        if restore_best:
+            stopper.restore(model)
+            state_text = (f"its best state (epoch {history.best_epoch}, loss "
+                          f"{history.best_loss:.6g})")
+        else:
+            assert last_good is not None
+            model.load_state_dict(last_good)
+            state_text = f"its weights after epoch {epoch - 1}" + \
+                (" (the initial weights)" if epoch == 0 else "")
+        return TrainingDivergedError(
+            f"The loss became {value} at {where}; training stopped and the model was reset to "
+            f"{state_text}" + (f"; the last good checkpoint is {checkpoint}"
+                               if checkpoint is not None else "") +
+            ". Try a lower learning rate or a bounded estimator such as 'jsd'.")
+
+    bar = Progress(epochs, start_epoch, progress)
+    step.train()
     try:
-        for epoch in bar:
+        for epoch in range(start_epoch, epochs):
             started = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(*model(*args, **kwargs))
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                model.load_state_dict(best_state)
-                raise TrainingDivergedError(
-                    f"The loss became {value} at epoch {epoch}; training stopped and the model "
-                    f"was reset to its best state (epoch {history.best_epoch}, loss "
-                    f"{history.best_loss:.6g})" + (f"; the last good checkpoint is {checkpoint}"
-                                                   if checkpoint is not None else "") +
-                    ". Try a lower learning rate or a bounded estimator such as 'jsd'.")
-            # The weights that produced this loss are the ones before the step: keep those.
-            if value < history.best_loss - min_delta:
-                history.best_loss, history.best_epoch = value, epoch
-                _copy_state(model.state_dict(), into=best_state)
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-            loss.backward()
-            optimizer.step()
-            history.losses.append(value)
+            total, weights = 0.0, 0.0
+            for index, batch in enumerate(source.batches(epoch)):
+                optimizer.zero_grad(set_to_none=True)
+                loss = step(batch)
+                value = float(loss.detach())
+                # Averaged over processes, so a NaN anywhere stops every process together.
+                checked = distributed.all_reduce_scalar(value, device)
+                if not math.isfinite(checked):
+                    raise diverged(checked, epoch, index)
+                if source.single_step:
+                    # The weights that produced this loss are the ones before the step.
+                    stopper.update(checked, epoch, model)
+                loss.backward()
+                optimizer.step()
+                weight = source.weight(batch)
+                total += value * weight
+                weights += weight
+            if weights == 0:
+                raise ValueError(f"epoch {epoch} had no batch to train on; check the source's "
+                                 f"data and batch size")
+            mean = distributed.all_reduce_scalar(total / weights, device)
+            history.losses.append(mean)
             history.epoch_times.append(time.perf_counter() - started)
-            bar.set_postfix(loss=f"{value:.4f}", best=f"{history.best_loss:.4f}")
-            # Every callback runs each epoch, even after one has asked to stop.
-            stop = any([callback(epoch, value, model) is True for callback in callbacks])
-            if patience is not None and bad_epochs >= patience:
-                history.stopped_early = True
-                stop = True
+            if not source.single_step:
+                stopper.update(mean, epoch, model)
+            history.best_loss, history.best_epoch = stopper.best, stopper.best_epoch
+            if last_good is not None:
+                copy_state(model.state_dict(), into=last_good)
+            bar.update(epoch, mean, history.best_loss, history.best_epoch)
+            stop = any([callback(epoch, mean, model) is True for callback in callbacks])
+            if stopper.should_stop:
+                history.stopped_early = stop = True
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or stop):
                 save_checkpoint()
             if stop:
                 break
     finally:
         bar.close()
+        source.close()
     save_checkpoint()  # the latest state, to resume from; then hand back the best one
-    model.load_state_dict(best_state)
-    logger.info("trained %d epochs; best loss %.6g at epoch %d", history.epochs,
-                history.best_loss, history.best_epoch)
+    if restore_best:
+        stopper.restore(model)
+    if history.losses:
+        logger.info("trained %d epochs; best loss %.6g at epoch %d", history.epochs,
+                    history.best_loss, history.best_epoch)
     return history
 
 
-def _copy_state(state: dict[str, Any], into: dict[str, Any]) -> None:
-    """Copies ``state`` into ``into`` in place where shapes allow (no new allocations each
-    improving epoch), by a fresh copy otherwise."""
-    for key, value in state.items():
-        old = into.get(key)
-        if isinstance(value, Tensor) and isinstance(old, Tensor) and old.shape == value.shape \
-                and old.dtype == value.dtype and old.device == value.device:
-            old.copy_(value)
-        else:
-            into[key] = copy.deepcopy(value)
-
-
-def embed(model: torch.nn.Module, data: Data, device: str | torch.device | None = None) -> Tensor:
-    """Full-graph embeddings of ``data`` from ``model.embed`` (eval mode, no grad), on the CPU."""
-    if device is not None:
-        model = model.to(device)
-        data = copy.copy(data).to(device)
-    args, _ = model_inputs(data)
-    return model.embed(*args).cpu()
-
-
-Graphs = Sequence[Data]
-"""A collection of graphs: a PyG ``Dataset`` (e.g. a ``TUDataset``) or a list of ``Data``."""
-
-
-def check_graphs(graphs: Graphs, batch_size: int) -> Data:
-    """Checks a collection of graphs (non-empty, node features) and a batch size; returns the
-    first graph. Raises ValueError naming the argument otherwise."""
-    if batch_size < 1:
-        raise ValueError(f"'batch_size' must be >= 1, got {batch_size}")
-    if isinstance(graphs, Data) or not hasattr(graphs, "__len__") \
-            or not hasattr(graphs, "__getitem__"):
-        raise ValueError("'graphs' must be a PyG Dataset or a list of Data objects, got "
-                         f"{type(graphs).__name__}" + (" (for a Batch, pass batch.to_data_list())"
-                                                       if isinstance(graphs, Data) else ""))
-    if len(graphs) == 0:
-        raise ValueError("'graphs' is empty; expected at least one graph")
-    first = graphs[0]
-    if getattr(first, "x", None) is None:
-        raise ValueError("the graphs in 'graphs' must have node features 'x' (graph 0 has "
-                         "none); give featureless graphs features first, e.g. one-hot degrees "
-                         "(graphinfo.data.load_dataset does this for TU datasets)")
-    return first
-
-
-def _model_device(model: torch.nn.Module,
-                  device: str | torch.device | None) -> tuple[torch.nn.Module, torch.device]:
-    if device is not None:
-        return model.to(device), torch.device(device)
-    param = next(model.parameters(), None)
-    return model, param.device if param is not None else torch.device("cpu")
+def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1e-3,
+        weight_decay: float = 0.0, patience: int | None = 20, min_delta: float = 0.0,
+        optimizer: torch.optim.Optimizer | None = None, device: str | torch.device | None = None,
+        progress: bool | None = None, callbacks: Sequence[Callback] = (),
+        checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10,
+        resume: bool = False) -> History:
+    r"""Trains ``model`` full-batch on ``data`` (a ``Data`` or ``HeteroData``, views and
+    relations included): :func:`train` on a :class:`~graphinfo.sources.FullGraph`, one step
+    per epoch with ``loss = model.training_loss(data)`` (for a plain module
+    ``model.loss(*model(x, edge_index[, edge_weight]))``), early stopping on the loss as Deep
+    Graph Infomax does and the best state — the weights before the best epoch's step —
+    restored at the end. The arguments are :func:`train`'s; the caller's ``data`` stays where
+    it is.
+    """
+    return train(model, FullGraph(data), epochs=epochs, lr=lr, weight_decay=weight_decay,
+                 patience=patience, min_delta=min_delta, optimizer=optimizer, device=device,
+                 progress=progress, callbacks=callbacks, checkpoint=checkpoint,
+                 checkpoint_every=checkpoint_every, resume=resume)
 
 
 def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
@@ -299,40 +483,16 @@ def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
                shuffle: bool = True, seed: int | None = None,
                optimizer: torch.optim.Optimizer | None = None,
                device: str | torch.device | None = None, progress: bool | None = None,
-               callbacks: Sequence[Callback] = ()) -> History:
-    r"""Trains ``model`` on a collection of graphs in mini-batches of whole graphs: each batch
-    (a PyG ``Batch`` of up to ``batch_size`` graphs, with its ``batch`` vector) computes
-    ``loss = model.loss(*model(*args, **kwargs))`` and takes one optimiser step.
-
-    Training runs for exactly ``epochs`` epochs (unless a callback stops it) and the model keeps
-    its final weights, as InfoGraph and other graph-level methods train: a fixed budget chosen
-    in advance, no early stopping and no state picked by a score. ``History.losses`` holds the
-    mean batch loss of each epoch; ``best_epoch``/``best_loss`` only report the lowest of them.
-
-    When the last batch of an epoch would hold a single graph while the others hold more
-    (``len(graphs) % batch_size == 1``), it is skipped: models that contrast the graphs of a
-    batch with each other, such as :class:`~graphinfo.models.InfoGraph`, need at least two.
-    With ``shuffle=True`` that graph lands in other batches in other epochs; with
-    ``shuffle=False`` the last graph is never trained on (it is still embedded).
-
-    Args:
-        model: Any graphinfo model taking ``batch=`` (``forward`` + ``loss``).
-        graphs: A PyG ``Dataset`` or a list of ``Data``, each with ``x`` and ``edge_index``.
-        epochs: Number of epochs.
-        batch_size: Graphs per batch.
-        lr: Adam learning rate (ignored when ``optimizer`` is given).
-        weight_decay: Adam weight decay (ignored when ``optimizer`` is given).
-        shuffle: Reshuffle the graphs every epoch.
-        seed: Seed of the shuffling order; ``None`` draws it from torch's global generator.
-        optimizer: An optimiser over ``model``'s parameters; fused Adam
-            (:func:`make_optimizer`) by default.
-        device: Where to train; defaults to where the model is.
-        progress: Show a tqdm bar; ``None`` shows it only on a terminal.
-        callbacks: Called as ``callback(epoch, loss, model)`` after every epoch with the epoch's
-            mean loss; returning ``True`` stops training.
-
-    Returns:
-        :class:`History` of the run.
+               callbacks: Sequence[Callback] = (),
+               checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+               resume: bool = False) -> History:
+    r"""Trains ``model`` on a collection of graphs in mini-batches of whole graphs:
+    :func:`train` on :class:`~graphinfo.sources.GraphBatches` for exactly ``epochs`` epochs
+    (unless a callback stops it), keeping the final weights, as InfoGraph and other graph-level
+    methods train: a fixed budget chosen in advance, no early stopping and no state picked by a
+    score. ``History.losses`` holds the mean batch loss of each epoch; ``best_epoch`` /
+    ``best_loss`` only report the lowest of them. A lone trailing graph is skipped (see
+    :class:`~graphinfo.sources.GraphBatches`).
 
     Raises:
         ValueError: On ``epochs`` or ``batch_size`` below 1, an empty collection, or graphs
@@ -340,72 +500,68 @@ def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
         TrainingDivergedError: When a batch's loss is NaN or infinite; the model is reset to
             its weights at the end of the last complete epoch (the initial ones in epoch 0).
     """
-    from torch_geometric.loader import DataLoader
+    check_loop_arguments(epochs=epochs, patience=None)
+    return train(model, GraphBatches(graphs, batch_size=batch_size, shuffle=shuffle, seed=seed),
+                 epochs=epochs, lr=lr, weight_decay=weight_decay, patience=None,
+                 restore_best=False, optimizer=optimizer, device=device, progress=progress,
+                 callbacks=callbacks, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                 resume=resume)
 
-    if epochs < 1:
-        raise ValueError(f"'epochs' must be >= 1, got {epochs}")
-    check_graphs(graphs, batch_size)
-    model, device = _model_device(model, device)
-    if device.type == "cpu" and allocator_tuning_enabled():
-        tune_cpu_allocator()
-    if optimizer is None:
-        optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    loader = DataLoader(graphs, batch_size=batch_size, shuffle=shuffle, generator=generator)
-    skip_single = batch_size > 1 and len(graphs) > 1
 
-    history = History()
-    good_state = copy.deepcopy(model.state_dict())  # the weights after the last full epoch
-    bar = tqdm(range(epochs), disable=not _show_progress(progress), desc="training",
-               unit="epoch")
-    model.train()
-    try:
-        for epoch in bar:
-            started = time.perf_counter()
-            total, steps = 0.0, 0
-            for index, batch in enumerate(loader):
-                if skip_single and batch.num_graphs == 1:
-                    continue
-                batch = batch.to(device)
-                args, kwargs = model_inputs(batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss = model.loss(*model(*args, **kwargs))
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    model.load_state_dict(good_state)
-                    raise TrainingDivergedError(
-                        f"The loss became {value} at epoch {epoch}, batch {index}; training "
-                        f"stopped and the model was reset to its weights after epoch "
-                        f"{epoch - 1}" + (" (the initial weights)" if epoch == 0 else "") +
-                        ". Try a lower learning rate or a bounded estimator such as 'jsd'.")
-                loss.backward()
-                optimizer.step()
-                total += value
-                steps += 1
-            mean = total / steps
-            history.losses.append(mean)
-            history.epoch_times.append(time.perf_counter() - started)
-            if mean < history.best_loss:
-                history.best_loss, history.best_epoch = mean, epoch
-            _copy_state(model.state_dict(), into=good_state)
-            bar.set_postfix(loss=f"{mean:.4f}")
-            if any([callback(epoch, mean, model) is True for callback in callbacks]):
-                break
-    finally:
-        bar.close()
-    logger.info("trained %d epochs on %d graphs; final loss %.6g", history.epochs, len(graphs),
-                history.losses[-1])
-    return history
+def fit_minibatch(model: torch.nn.Module, data: Data, *,
+                  num_neighbors: Sequence[int] | None = None, batch_size: int = 1024,
+                  epochs: int = 100, lr: float = 1e-3, weight_decay: float = 0.0,
+                  patience: int | None = 20, min_delta: float = 0.0,
+                  summary: str = "batch", summary_momentum: float = 0.9,
+                  input_nodes: Tensor | None = None, seed: int = 0,
+                  optimizer: torch.optim.Optimizer | None = None,
+                  device: str | torch.device | None = None, progress: bool | None = None,
+                  callbacks: Sequence[Callback] = (),
+                  checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+                  resume: bool = False, num_workers: int = 0) -> History:
+    r"""Trains a model on neighbour-sampled mini-batches: :func:`train` on
+    :class:`~graphinfo.sources.NeighborBatches` (its docstring describes the step, the summary
+    and the memory), with early stopping on the epoch's mean loss and the weights at the end of
+    the best epoch restored. The model must define
+    :meth:`~graphinfo.models.MIModel.subgraph_loss` (DGI does).
+
+    In a distributed run (the default process group initialised, e.g. by
+    :func:`graphinfo.distributed.init_from_env`) each process takes an equal share of each
+    epoch's seeds; seed each process differently after building the model (DDP copies rank
+    0's weights to all) so that they sample and corrupt independently.
+
+    Raises:
+        TypeError: If ``model`` does not train on sampled subgraphs.
+        ValueError: On invalid arguments, weighted graphs or sparse features.
+        TrainingDivergedError: When a batch loss is NaN or infinite; the model is reset to its
+            best state.
+    """
+    source = NeighborBatches(data, num_neighbors=num_neighbors, batch_size=batch_size,
+                             input_nodes=input_nodes, seed=seed, summary=summary,
+                             summary_momentum=summary_momentum, num_workers=num_workers)
+    return train(model, source, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                 patience=patience, min_delta=min_delta, optimizer=optimizer, device=device,
+                 progress=progress, callbacks=callbacks, checkpoint=checkpoint,
+                 checkpoint_every=checkpoint_every, resume=resume)
+
+
+def embed(model: torch.nn.Module, data: Data, device: str | torch.device | None = None) -> Tensor:
+    """Full-graph embeddings of ``data`` (eval mode, no grad) from the model contract
+    (:meth:`~graphinfo.models.MIModel.embed_data`), on the CPU."""
+    if device is not None:
+        model = model.to(device)
+        data = copy.copy(data).to(device)
+    return embed_data(model, data).cpu()
 
 
 @torch.no_grad()
 def embed_graphs(model: torch.nn.Module, graphs: Graphs, *, batch_size: int = 512,
                  device: str | torch.device | None = None, nodes: bool = False) -> Tensor:
-    """Embeddings of every graph in ``graphs`` from ``model.embed(..., batch=..., nodes=...)``
-    (eval mode, no grad), in the collection's order, concatenated on the CPU.
+    """Embeddings of every graph in ``graphs`` (eval mode, no grad), in the collection's order,
+    concatenated on the CPU: the model's ``embed_data`` of each batch of graphs.
 
     Args:
-        model: A model whose ``embed`` takes ``batch=`` and ``nodes=`` (e.g. InfoGraph).
+        model: A graph-level (or ``'both'``-level) model, e.g. InfoGraph.
         graphs: A PyG ``Dataset`` or a list of ``Data``, each with ``x`` and ``edge_index``.
         batch_size: Graphs embedded at once (it does not change the result).
         device: Where to compute; defaults to where the model is.
@@ -421,23 +577,29 @@ def embed_graphs(model: torch.nn.Module, graphs: Graphs, *, batch_size: int = 51
     from torch_geometric.loader import DataLoader
 
     check_graphs(graphs, batch_size)
-    model, device = _model_device(model, device)
+    model, device = place(model, device)
     parts = []
     # A loader draws a base seed from its generator on every pass, even unshuffled; a private
     # generator keeps torch's global one untouched, so embedding between training epochs (e.g.
     # from a callback) does not change how training continues.
     loader = DataLoader(graphs, batch_size=batch_size, shuffle=False, generator=torch.Generator())
+    level = "node" if nodes else "graph"
     for batch in loader:
-        args, kwargs = model_inputs(batch.to(device))
-        parts.append(model.embed(*args, **kwargs, nodes=nodes).cpu())
+        parts.append(embed_data(model, batch.to(device), level=level).cpu())
     return torch.cat(parts, dim=0)
 
 
-def __getattr__(name: str) -> Any:
-    # Mini-batch training lives in graphinfo.minibatch (which imports this module); its entry
-    # points are importable from here as well.
-    if name in ("fit_minibatch", "embed_layerwise"):
-        from graphinfo import minibatch
-
-        return getattr(minibatch, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+@torch.no_grad()
+def embed_layerwise(model: torch.nn.Module, data: Data, *, chunk_size: int = 65536,
+                    device: str | torch.device | None = None) -> Tensor:
+    r"""Every node's embedding, computed without sampling, one layer at a time over the whole
+    graph when the model's embedding is its encoder's and the encoder can
+    (:meth:`graphinfo.nn.GNNEncoder.layerwise`: GCN through its sparse full-graph path, SAGE and
+    GIN in chunks of ``chunk_size`` target nodes), else by the model's ``embed_data`` in one
+    piece; eval mode, no gradient, on the CPU. Equals ``model.embed(data.x, data.edge_index)``
+    up to float rounding."""
+    if chunk_size < 1:
+        raise ValueError(f"'chunk_size' must be >= 1, got {chunk_size}")
+    model, device = place(model, device)
+    data = copy.copy(data).to(device)
+    return embed_data(model, data, layerwise=True, chunk_size=chunk_size).cpu()

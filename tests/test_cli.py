@@ -43,7 +43,9 @@ def test_datasets_lists_the_default_and_real_datasets(capsys, data_root):
     cora_line = next(line for line in printed.splitlines() if line.startswith("cora "))
     assert str(data_root / "planetoid" / "Cora" / "raw") in cora_line
     pubmed_line = next(line for line in printed.splitlines() if line.startswith("pubmed "))
-    assert "not found" in pubmed_line
+    assert str(data_root / "planetoid" / "PubMed" / "raw") in pubmed_line
+    arxiv_line = next(line for line in printed.splitlines() if line.startswith("ogbn-arxiv "))
+    assert "not found" in arxiv_line
     assert f"data root: {data_root}" in printed
 
 
@@ -105,7 +107,7 @@ def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
     config = json.loads((out / "config.json").read_text())
     assert config["epochs"] == 2 and config["batch_size"] == 128
     assert config["hidden_channels"] == 8 and config["num_layers"] == 2
-    assert "encoder" not in config and "patience" not in config
+    assert config["encoder"] == "gin" and "patience" not in config   # a fixed budget
     # Each kind of model refuses the other kind of dataset.
     with pytest.raises(SystemExit, match="learns graph embeddings"):
         main(["pretrain", "--model", "infograph", "--dataset", "planted", "--out",

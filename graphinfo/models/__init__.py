@@ -1,39 +1,103 @@
-"""Models: one file per method, each composing the parts of :mod:`graphinfo.nn`."""
+"""Models: one file per method, each composing the parts of :mod:`graphinfo.nn`, and the
+registry that names them.
+
+A model is named by its registered name (``'dgi'``), by ``'package.module:ClassName'`` (a
+user's own :class:`MIModel` subclass, imported on demand) or given as the class itself; every
+consumer (CLI, Embedder, experiment runner) resolves it with :func:`model_class` and then reads
+the class's contract (:mod:`graphinfo.models.base`), never the name.
+"""
 from __future__ import annotations
 
-import inspect
+import importlib
 from typing import Any
 
-from graphinfo.models.base import MIModel
+from graphinfo.models.base import LEVELS, MIModel, ModelDefaults
 from graphinfo.models.dgi import DGI, DGIOutput
 from graphinfo.models.gmi import GMI, GMIOutput
 from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
-from graphinfo.resolver import registered_name, resolve
+from graphinfo.resolver import registered_name
 
+#: Registered models by name. Adding a model is one file in ``graphinfo/models/`` and one line
+#: here (or, outside the package, ``register_model``).
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph}
 
-#: Models that learn one embedding per graph (trained on a collection of graphs).
-GRAPH_LEVEL_MODELS = frozenset({"infograph"})
+#: The model the CLI and the Embedder train when none is named.
+DEFAULT_MODEL = "dgi"
 
 
-def build_model(name: str, in_channels: int, **hparams: Any) -> MIModel:
-    """Builds a registered model by name for inputs with ``in_channels`` features.
+def register_model(name: str, cls: type[MIModel]) -> type[MIModel]:
+    """Registers ``cls`` under ``name`` (for ``--model name``); returns ``cls``."""
+    if not isinstance(cls, type) or not issubclass(cls, MIModel):
+        raise TypeError(f"a registered model must be a subclass of graphinfo.models.MIModel, "
+                        f"got {cls!r}")
+    MODELS[name] = cls
+    return cls
 
-    ``hidden_channels`` defaults to the model's own default, or to 512 (the DGI and GMI
-    papers' size) for a model that has none.
+
+def model_class(model: str | type[MIModel]) -> type[MIModel]:
+    """The model class named by ``model``: a registered name (case-insensitive, ``-``/``_``
+    ignored), ``'package.module:ClassName'``, or a class (returned as it is).
+
+    Raises:
+        ValueError: For an unknown name, a module that cannot be imported or a missing class.
+        TypeError: If the class is not a subclass of :class:`MIModel`.
     """
-    registered = registered_name(name, MODELS) if isinstance(name, str) else None
-    if registered is not None:
-        parameter = inspect.signature(MODELS[registered]).parameters.get("hidden_channels")
-        if parameter is not None and parameter.default is inspect.Parameter.empty:
-            hparams.setdefault("hidden_channels", 512)
-    return resolve("model", name, MODELS, in_channels=in_channels, **hparams)
+    if isinstance(model, type):
+        cls: Any = model
+    elif not isinstance(model, str):
+        raise TypeError(f"'model' must be a model name, 'module:Class' or a class, got "
+                        f"{type(model).__name__}")
+    elif ":" in model:
+        module_name, _, class_name = model.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ValueError(f"Cannot import the module of model {model!r}: {error}") from error
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            raise ValueError(f"Module {module_name!r} has no class {class_name!r} (model "
+                             f"{model!r})")
+    else:
+        name = registered_name(model, MODELS)
+        if name is None:
+            raise ValueError(f"Unknown model {model!r}; expected one of: "
+                             + ", ".join(repr(key) for key in MODELS)
+                             + ", or 'package.module:ClassName'")
+        cls = MODELS[name]
+    if not isinstance(cls, type) or not issubclass(cls, MIModel):
+        raise TypeError(f"model {model!r} must be a subclass of graphinfo.models.MIModel (the "
+                        f"model contract), got {cls!r}")
+    return cls
 
 
-def is_graph_level(name: str) -> bool:
-    """Whether ``name`` (spelt as :func:`build_model` accepts it) is a graph-level model."""
-    return isinstance(name, str) and registered_name(name, MODELS) in GRAPH_LEVEL_MODELS
+def model_name(model: str | type[MIModel]) -> str:
+    """The name a model is recorded under: its registered name, else ``'module:Class'``."""
+    cls = model_class(model)
+    for name, registered in MODELS.items():
+        if registered is cls:
+            return name
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
-__all__ = ["MIModel", "DGI", "DGIOutput", "GMI", "GMIOutput", "InfoGraph", "InfoGraphOutput",
-           "MODELS", "GRAPH_LEVEL_MODELS", "build_model", "is_graph_level"]
+def build_model(model: str | type[MIModel], in_channels: int | None = None, *,
+                data: Any = None, **hparams: Any) -> MIModel:
+    """Builds a model (named as :func:`model_class` accepts) for ``data`` (a graph, a
+    collection of graphs or a ``HeteroData``: :meth:`MIModel.from_data`) or, without ``data``,
+    for inputs with ``in_channels`` features. ``hidden_channels`` defaults to the model's own
+    default (:attr:`MIModel.defaults`)."""
+    cls = model_class(model)
+    if in_channels is not None:
+        hparams["in_channels"] = in_channels
+    elif data is None:
+        raise ValueError("build_model needs 'in_channels' or 'data' to size the model")
+    return cls.from_data(data, **hparams)
+
+
+def is_graph_level(model: str | type[MIModel]) -> bool:
+    """Whether ``model`` learns one embedding per graph (its level is ``'graph'``)."""
+    return model_class(model).level == "graph"
+
+
+__all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "GMI", "GMIOutput",
+           "InfoGraph", "InfoGraphOutput", "MODELS", "DEFAULT_MODEL", "register_model",
+           "model_class", "model_name", "build_model", "is_graph_level"]

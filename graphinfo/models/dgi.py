@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from graphinfo.models.base import MIModel, make_estimator
+from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
 from graphinfo.nn.corruptions import ShuffleNodes, make_corruption
 from graphinfo.nn.discriminators import BilinearDiscriminator, make_discriminator
 from graphinfo.nn.encoders import make_encoder
@@ -71,7 +71,14 @@ class DGI(MIModel):
         estimator (str or callable, optional): The MI estimator on (positive, negative) logits:
             ``'jsd'``, ``'dv'``, ``'nwj'``, ``'infonce'``, ``'mine'``, or a callable.
             (default: :obj:`'jsd'`)
-        encoder_kwargs (dict, optional): Keyword arguments for a named encoder.
+        encoder_kwargs (dict, optional): Keyword arguments of a named encoder (``num_layers``,
+            ``act``, ``norm`` ...).
+        summary_kwargs (dict, optional): Keyword arguments of a named summary.
+        corruption_kwargs (dict, optional): Keyword arguments of a named corruption (``p`` ...).
+        discriminator_kwargs (dict, optional): Keyword arguments of a named critic
+            (``temperature`` ...).
+        estimator_kwargs (dict, optional): Keyword arguments of a stateful estimator
+            (``'mine'``: ``momentum``).
         fast_path (bool, optional): Embed the clean and the shuffled graph together when the
             encoder offers it (:meth:`graphinfo.nn.GCNEncoder.forward_shuffled`: the first
             layer's work is shared and aggregation is sparse) and the corruption is
@@ -85,10 +92,21 @@ class DGI(MIModel):
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`, optional
-          edge weights :math:`(E)`, optional ``batch`` :math:`(N)`
+          edge weights :math:`(E)`, optional ``batch`` :math:`(N)`; with an encoder of the
+          features alone (PyG's ``encoder=lambda x: ...``), ``model(x)``
         - **output:** :class:`DGIOutput` with :math:`(N, F)`, :math:`(N, F)` and
           :math:`(F)` or :math:`(N, F)`
+
+    **Mini-batch training** (:meth:`subgraph_loss`): on a neighbour-sampled subgraph the model
+    runs as on a whole graph, so the corruption shuffles the batch's sampled nodes; the loss
+    scores the seed nodes' clean and corrupted embeddings against the summary of the seeds'
+    clean embeddings (or a moving average of such summaries, averaged over processes).
     """
+
+    level = "node"
+    #: The paper's transductive settings: a one-layer GCN of 512 units, Adam 0.001, patience
+    #: 20 on the loss.
+    defaults = ModelDefaults(hidden_channels=512, num_layers=1, epochs=1000, patience=20)
 
     def __init__(self, hidden_channels: int, encoder: torch.nn.Module | str = "gcn",
                  summary: Callable[..., Tensor] | str = "sigmoid_mean",
@@ -97,6 +115,10 @@ class DGI(MIModel):
                  discriminator: torch.nn.Module | str = "bilinear",
                  estimator: Callable[[Tensor, Tensor], Tensor] | str = "jsd",
                  encoder_kwargs: dict[str, Any] | None = None,
+                 summary_kwargs: dict[str, Any] | None = None,
+                 corruption_kwargs: dict[str, Any] | None = None,
+                 discriminator_kwargs: dict[str, Any] | None = None,
+                 estimator_kwargs: dict[str, Any] | None = None,
                  fast_path: bool | None = None) -> None:
         super().__init__()
         if not isinstance(hidden_channels, int) or hidden_channels <= 0:
@@ -104,22 +126,25 @@ class DGI(MIModel):
         self.hidden_channels = hidden_channels
         self.encoder = make_encoder(encoder, in_channels, hidden_channels,
                                     **(encoder_kwargs or {}))
-        self.summary = make_readout(summary, hidden_channels)
-        self.corruption = make_corruption(corruption)
-        self.discriminator = make_discriminator(discriminator, hidden_channels)
-        self.estimator = make_estimator(estimator)
+        self.summary = make_readout(summary, hidden_channels, **(summary_kwargs or {}))
+        self.corruption = make_corruption(corruption, **(corruption_kwargs or {}))
+        self.discriminator = make_discriminator(discriminator, hidden_channels,
+                                                **(discriminator_kwargs or {}))
+        self.estimator = make_estimator(estimator, **(estimator_kwargs or {}))
         self._fast_path = True
         if fast_path is not None:  # None leaves the encoder's own switch as it is
             self.fast_path = fast_path
         self._register_load_state_dict_pre_hook(self._load_pyg_weight)
         self.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor, *args: Any, batch: Tensor | None = None,
-                **kwargs: Any) -> DGIOutput:
-        """Embeds the graph and its corruption, and summarises the clean embeddings."""
-        self.check_inputs(x, edge_index, *args, batch=batch, **kwargs)
-        shuffled = self._forward_shuffled(x, edge_index, *args, **kwargs)
-        args = (x, edge_index, *args)
+    def forward(self, *args: Any, batch: Tensor | None = None, **kwargs: Any) -> DGIOutput:
+        """Embeds the graph and its corruption, and summarises the clean embeddings; called as
+        ``model(x, edge_index[, edge_weight], batch=None)``, or with whatever arguments a given
+        encoder takes (PyG's convention: they reach the encoder, the corruption and the
+        summary)."""
+        if args and isinstance(args[0], Tensor):
+            self.check_inputs(*args, batch=batch, **kwargs)
+        shuffled = self._forward_shuffled(*args, **kwargs) if len(args) >= 2 else None
         if shuffled is not None:
             pos_z, neg_z = shuffled
             return DGIOutput(pos_z, neg_z, self.summarise(pos_z, *args, batch=batch, **kwargs))
@@ -164,6 +189,14 @@ class DGI(MIModel):
         edge_weight = args[0] if args else kwargs.get("edge_weight")
         perm = self.corruption.permutation(x.size(0), x.device)
         return self.encoder.forward_shuffled(x, edge_index, edge_weight, perm=perm)
+
+    def subgraph_loss(self, batch: Any, global_summary: Callable[[Tensor], Tensor]) -> Tensor:
+        """The loss on a neighbour-sampled subgraph: the seeds' clean and corrupted embeddings
+        against ``global_summary`` of the seeds' summary (see the class docstring)."""
+        seeds = int(batch.batch_size)
+        out = self(*self.subgraph_inputs(batch))
+        pos_z, neg_z = out.pos_z[:seeds], out.neg_z[:seeds]
+        return self.loss(pos_z, neg_z, global_summary(self.summarise(pos_z)))
 
     def summarise(self, z: Tensor, *args: Any, batch: Tensor | None = None,
                   **kwargs: Any) -> Tensor:

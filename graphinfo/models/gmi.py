@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.utils import coalesce, remove_self_loops
 
 from graphinfo.estimators import jsd
-from graphinfo.models.base import MIModel, make_estimator
+from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
 from graphinfo.nn.discriminators import BilinearDiscriminator, make_discriminator
 from graphinfo.nn.encoders import make_encoder
 from graphinfo.sparse import feature_operator, pair_dot
@@ -143,6 +143,8 @@ class GMI(MIModel):
             :data:`AUTO_TOPOLOGY_SAMPLES`. (default: :obj:`'auto'`)
         encoder_kwargs (dict, optional): Keyword arguments for a named encoder
             (``num_layers`` ...).
+        discriminator_kwargs, estimator_kwargs (dict, optional): Keyword arguments of the
+            named critic and of a stateful estimator.
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`, optional
@@ -150,13 +152,20 @@ class GMI(MIModel):
         - **output:** :class:`GMIOutput`
     """
 
+    level = "node"
+    #: The authors' ``execute.py``: 512 units, Adam 0.001, at most 550 epochs with patience
+    #: 20 on the loss (one GCN layer; their code asks for two on Cora).
+    defaults = ModelDefaults(hidden_channels=512, num_layers=1, epochs=550, patience=20)
+
     def __init__(self, hidden_channels: int, encoder: torch.nn.Module | str = "gcn", *,
                  in_channels: int | None = None, variant: str = "mean",
                  estimator: Callable[..., Tensor] | str = "jsd",
                  discriminator: torch.nn.Module | str = "bilinear", negatives: int = 5,
                  feature_weight: float = 1.0, topology_weight: float = 1.0,
                  topology_negatives: int | str = "auto",
-                 encoder_kwargs: dict[str, Any] | None = None) -> None:
+                 encoder_kwargs: dict[str, Any] | None = None,
+                 discriminator_kwargs: dict[str, Any] | None = None,
+                 estimator_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         if not isinstance(hidden_channels, int) or hidden_channels <= 0:
             raise ValueError(f"'hidden_channels' must be a positive int, got {hidden_channels!r}")
@@ -192,8 +201,9 @@ class GMI(MIModel):
                              f"hidden_channels={hidden_channels} and in_channels={in_channels}. "
                              f"Use 'bilinear' or 'mlp'")
         self.feature_channels = in_channels
-        self.discriminator = make_discriminator(discriminator, hidden_channels, in_channels)
-        self.estimator = make_estimator(estimator)
+        self.discriminator = make_discriminator(discriminator, hidden_channels, in_channels,
+                                                **(discriminator_kwargs or {}))
+        self.estimator = make_estimator(estimator, **(estimator_kwargs or {}))
         self._features = TensorCache(size=2)
         self._neighbourhoods = TensorCache(size=2)
         self.reset_parameters()

@@ -10,10 +10,16 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn import GINConv
+from torch_geometric.nn.inits import reset
 from torch_geometric.utils import scatter
 
-from graphinfo.models.base import MIModel, make_estimator
+from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
+from graphinfo.nn.discriminators import make_discriminator
+from graphinfo.nn.encoders import make_encoder
+
+#: The encoder settings of InfoGraph's code for a named encoder: ReLU before batch norm after
+#: every layer, the layers' outputs concatenated. ``encoder_kwargs`` override them.
+INFOGRAPH_ENCODER = {"act": "relu", "act_first": True, "norm": "batch_norm", "jk": "cat"}
 
 
 class InfoGraphOutput(NamedTuple):
@@ -27,55 +33,16 @@ class InfoGraphOutput(NamedTuple):
     """The graph of each node, :math:`(N)`."""
 
 
-class GINLayerEncoder(torch.nn.Module):
-    r"""``num_layers`` GIN convolutions (two-layer MLPs, ReLU, batch norm) whose outputs are
-    concatenated: :math:`\mathbf{h}_i = [\mathbf{h}_i^{(1)} \Vert \dots \Vert
-    \mathbf{h}_i^{(L)}]`, the node encoder of InfoGraph."""
-
-    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int) -> None:
-        super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"'num_layers' must be >= 1, got {num_layers}")
-        self.in_channels = in_channels
-        self.out_channels = hidden_channels * num_layers
-        self.convs = torch.nn.ModuleList()
-        self.norms = torch.nn.ModuleList()
-        for layer in range(num_layers):
-            source = in_channels if layer == 0 else hidden_channels
-            mlp = torch.nn.Sequential(torch.nn.Linear(source, hidden_channels), torch.nn.ReLU(),
-                                      torch.nn.Linear(hidden_channels, hidden_channels))
-            self.convs.append(GINConv(mlp))
-            self.norms.append(torch.nn.BatchNorm1d(hidden_channels))
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        outputs = []
-        for conv, norm in zip(self.convs, self.norms):
-            x = norm(F.relu(conv(x, edge_index)))
-            outputs.append(x)
-        return torch.cat(outputs, dim=-1)
-
-
-class Projection(torch.nn.Module):
-    """InfoGraph's critic head: a three-layer ReLU MLP plus a linear shortcut."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.block = torch.nn.Sequential(
-            torch.nn.Linear(channels, channels), torch.nn.ReLU(),
-            torch.nn.Linear(channels, channels), torch.nn.ReLU(),
-            torch.nn.Linear(channels, channels), torch.nn.ReLU())
-        self.shortcut = torch.nn.Linear(channels, channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.block(x) + self.shortcut(x)
-
-
 class InfoGraph(MIModel):
     r"""InfoGraph: maximises the MI between every node embedding :math:`\mathbf{h}_i` and the
     embedding :math:`\mathbf{g}_{b(i)}` of its own graph, against the other graphs in the batch.
 
-    With projections :math:`\phi` (nodes) and :math:`\psi` (graphs), the critic is
-    :math:`T(\mathbf{h}_i, \mathbf{g}_b) = \phi(\mathbf{h}_i)^\top \psi(\mathbf{g}_b)`; a pair is
+    The node embeddings are the concatenated outputs of every encoder layer (GIN layers with
+    ReLU and batch norm by default, as in the paper) and each graph's embedding is their sum
+    over its nodes. The critic scores every node against every graph of the batch
+    (``discriminator.pairwise``; by default InfoGraph's
+    :class:`~graphinfo.nn.discriminators.ProjectionDiscriminator`,
+    :math:`T(\mathbf{h}_i, \mathbf{g}_b) = \phi(\mathbf{h}_i)^\top \psi(\mathbf{g}_b)`); a pair is
     positive exactly when :math:`b = b(i)`, read off ``batch`` (an :math:`N \times B` score
     matrix, never an :math:`N \times N` mask). The loss is the negative estimate of the chosen
     estimator (JSD by default, as in the paper), plus, with ``prior=True``, Deep InfoMax's
@@ -86,9 +53,14 @@ class InfoGraph(MIModel):
 
     Args:
         in_channels (int): Node feature size.
-        hidden_channels (int, optional): Units per GIN layer. (default: :obj:`32`)
-        num_layers (int, optional): GIN layers; embeddings have
-            ``hidden_channels * num_layers`` dimensions. (default: :obj:`5`)
+        hidden_channels (int, optional): Units per encoder layer. (default: :obj:`32`)
+        num_layers (int, optional): Encoder layers; with the default ``jk='cat'`` embeddings
+            have ``hidden_channels * num_layers`` dimensions. (default: :obj:`5`)
+        encoder (torch.nn.Module or str, optional): The node encoder; a name is built with
+            :data:`INFOGRAPH_ENCODER`'s settings updated by ``encoder_kwargs``; a module must
+            have ``out_channels``. (default: :obj:`'gin'`)
+        discriminator (torch.nn.Module or str, optional): A critic with ``pairwise(z, g)``.
+            (default: :obj:`'projection'`)
         estimator (str or callable, optional): MI estimator on (positive, negative) logits,
             as for :class:`~graphinfo.models.DGI`. Sum-pooled graph embeddings give logits in the
             tens to thousands at initialisation (MUTAG: mean magnitude about 70), where
@@ -97,17 +69,42 @@ class InfoGraph(MIModel):
             (default: :obj:`'jsd'`)
         prior (bool, optional): Add the prior-matching term. (default: :obj:`False`)
         prior_weight (float, optional): Its weight :math:`\gamma`. (default: :obj:`0.1`)
+        encoder_kwargs, discriminator_kwargs, estimator_kwargs (dict, optional): Keyword
+            arguments of the named parts.
     """
 
+    level = "graph"
+    #: The authors' code: 5 layers of 32 units, Adam 0.001, batch 128, 20 epochs, final
+    #: weights; scored by the SVM protocol.
+    defaults = ModelDefaults(hidden_channels=32, num_layers=5, epochs=20, patience=None,
+                             batch_size=128, protocol="graph_svm")
+
     def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 5, *,
+                 encoder: torch.nn.Module | str = "gin",
+                 discriminator: torch.nn.Module | str = "projection",
                  estimator: Callable[..., Tensor] | str = "jsd", prior: bool = False,
-                 prior_weight: float = 0.1) -> None:
+                 prior_weight: float = 0.1, encoder_kwargs: dict[str, Any] | None = None,
+                 discriminator_kwargs: dict[str, Any] | None = None,
+                 estimator_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.encoder = GINLayerEncoder(in_channels, hidden_channels, num_layers)
-        channels = self.encoder.out_channels
-        self.local_projection = Projection(channels)
-        self.global_projection = Projection(channels)
-        self.estimator = make_estimator(estimator)
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"'num_layers' must be >= 1, got {num_layers}")
+        settings = {**INFOGRAPH_ENCODER, **(encoder_kwargs or {})} \
+            if isinstance(encoder, str) else dict(encoder_kwargs or {})
+        if isinstance(encoder, str):
+            settings["num_layers"] = num_layers
+        self.encoder = make_encoder(encoder, in_channels, hidden_channels, **settings)
+        channels = getattr(self.encoder, "out_channels", None)
+        if not isinstance(channels, int):
+            raise ValueError("InfoGraph's encoder must say its output size ('out_channels')")
+        self.channels = channels
+        self.discriminator = make_discriminator(discriminator, channels,
+                                                **(discriminator_kwargs or {}))
+        if not callable(getattr(self.discriminator, "pairwise", None)):
+            raise ValueError(f"InfoGraph scores every node against every graph: the critic "
+                             f"must have pairwise(z, g); {type(self.discriminator).__name__} "
+                             f"has not")
+        self.estimator = make_estimator(estimator, **(estimator_kwargs or {}))
         self.prior = prior
         self.prior_weight = prior_weight
         self.prior_discriminator = torch.nn.Sequential(
@@ -118,8 +115,15 @@ class InfoGraph(MIModel):
 
     def reset_parameters(self) -> None:
         """Re-initialises every layer as the authors' code does: Xavier-uniform weights and
-        zero biases for the linear layers, fresh batch-norm statistics."""
-        super().reset_parameters()
+        zero biases for all linear layers, fresh batch-norm statistics. The encoder's linear
+        layers get only the Xavier draw (its own reset would be overwritten by it); the
+        other parts are reset first, as ``torch.nn`` does, then drawn again."""
+        for child in self.children():
+            if child is not self.encoder:
+                reset(child)
+            else:
+                for norm in getattr(child, "norms", ()):
+                    reset(norm)
         for module in self.modules():
             if isinstance(module, torch.nn.Linear):
                 torch.nn.init.xavier_uniform_(module.weight)
@@ -141,7 +145,7 @@ class InfoGraph(MIModel):
 
     def scores(self, node_z: Tensor, graph_z: Tensor) -> Tensor:
         r"""Critic logits of every node against every graph, :math:`(N, B)`."""
-        return self.local_projection(node_z) @ self.global_projection(graph_z).t()
+        return self.discriminator.pairwise(node_z, graph_z)
 
     def loss(self, node_z: Tensor, graph_z: Tensor, batch: Tensor) -> Tensor:
         """Negative local–global MI estimate (plus the prior term when enabled)."""
@@ -164,13 +168,13 @@ class InfoGraph(MIModel):
 
     @torch.no_grad()
     def embed(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None,
-              nodes: bool = False, **kwargs: Any) -> Tensor:
+              nodes: bool = False, level: str | None = None, **kwargs: Any) -> Tensor:
         """Graph embeddings :math:`(B, LF)` (node embeddings :math:`(N, LF)` with
-        ``nodes=True``), in eval mode without gradient."""
+        ``nodes=True`` or ``level='node'``), in eval mode without gradient."""
         was_training = self.training
         self.eval()
         try:
             out = self(x, edge_index, batch)
         finally:
             self.train(was_training)
-        return out.node_z if nodes else out.graph_z
+        return out.node_z if nodes or level == "node" else out.graph_z

@@ -3,19 +3,23 @@ r"""Critics :math:`T(\mathbf{h}, \mathbf{s})` that score node–summary pairs an
 Every critic is called as ``critic(z, summary)`` with node embeddings ``z`` of shape
 :math:`(N, F_z)` and either one summary :math:`(F_s,)` shared by all nodes, or one summary per
 node :math:`(N, F_s)` (row :math:`i` scored with node :math:`i`). It returns :math:`(N,)` logits;
-the MI estimators of :mod:`graphinfo.estimators` turn them into a bound.
+the MI estimators of :mod:`graphinfo.estimators` turn them into a bound. ``critic.pairwise(z,
+summaries)`` scores every node against every row of a :math:`(B, F_s)` summary matrix, the
+:math:`(N, B)` logits that models contrasting each node with its own graph among many
+(InfoGraph) read their positives and negatives from.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Parameter
 
-from graphinfo.resolver import resolve
+from graphinfo.resolver import check_part_kwargs, resolve
 
 
 def _check_pair(z: Tensor, summary: Tensor) -> None:
@@ -64,6 +68,12 @@ class BilinearDiscriminator(torch.nn.Module):
             return z @ (self.weight @ summary)
         return ((z @ self.weight) * summary).sum(dim=-1)
 
+    def pairwise(self, z: Tensor, summaries: Tensor) -> Tensor:
+        r"""Logits of every node against every summary, :math:`\mathbf{Z}\mathbf{W}
+        \mathbf{S}^\top`, :math:`(N, B)`."""
+        _check_pairwise(z, summaries)
+        return z @ (self.weight @ summaries.t())
+
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, {self.summary_channels})"
 
@@ -78,6 +88,11 @@ class InnerProductDiscriminator(torch.nn.Module):
     def forward(self, z: Tensor, summary: Tensor) -> Tensor:
         _check_pair(z, summary)
         return z @ summary if summary.dim() == 1 else (z * summary).sum(dim=-1)
+
+    def pairwise(self, z: Tensor, summaries: Tensor) -> Tensor:
+        r"""Logits of every node against every summary, :math:`\mathbf{Z}\mathbf{S}^\top`."""
+        _check_pairwise(z, summaries)
+        return z @ summaries.t()
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}()"
@@ -109,6 +124,11 @@ class CosineDiscriminator(torch.nn.Module):
         summary = F.normalize(summary, dim=-1)
         scores = z @ summary if summary.dim() == 1 else (z * summary).sum(dim=-1)
         return scores / self.temperature
+
+    def pairwise(self, z: Tensor, summaries: Tensor) -> Tensor:
+        """Scaled cosine similarity of every node with every summary, :math:`(N, B)`."""
+        _check_pairwise(z, summaries)
+        return F.normalize(z, dim=-1) @ F.normalize(summaries, dim=-1).t() / self.temperature
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(temperature={self.temperature})"
@@ -152,27 +172,105 @@ class MLPDiscriminator(torch.nn.Module):
         hidden = torch.relu(self.lin_z(z) + self.lin_s(summary))
         return self.lin_out(hidden).squeeze(-1)
 
+    def pairwise(self, z: Tensor, summaries: Tensor) -> Tensor:
+        r"""Logits of every node against every summary, :math:`(N, B)`, by broadcasting the two
+        halves of the first layer (an :math:`N \times B \times H` intermediate)."""
+        _check_pairwise(z, summaries)
+        hidden = torch.relu(self.lin_z(z).unsqueeze(1) + self.lin_s(summaries).unsqueeze(0))
+        return self.lin_out(hidden).squeeze(-1)
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.channels}, hidden={self.hidden_channels}, "
                 f"summary={self.summary_channels})")
+
+
+class Projection(torch.nn.Module):
+    """InfoGraph's projection head: a three-layer ReLU MLP plus a linear shortcut."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.block = torch.nn.Sequential(
+            torch.nn.Linear(channels, channels), torch.nn.ReLU(),
+            torch.nn.Linear(channels, channels), torch.nn.ReLU(),
+            torch.nn.Linear(channels, channels), torch.nn.ReLU())
+        self.shortcut = torch.nn.Linear(channels, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.block(x) + self.shortcut(x)
+
+
+class ProjectionDiscriminator(torch.nn.Module):
+    r"""The critic of InfoGraph (Sun et al., ICLR 2020, `arXiv:1908.01000
+    <https://arxiv.org/abs/1908.01000>`_): an inner product after a projection of each side,
+
+    .. math::
+        T(\mathbf{h}_i, \mathbf{s}) = \phi(\mathbf{h}_i)^{\top}\psi(\mathbf{s}),
+
+    where :math:`\phi` and :math:`\psi` are :class:`Projection` heads (three ReLU layers plus
+    a linear shortcut).
+
+    Args:
+        channels (int): Size of each node embedding.
+        summary_channels (int, optional): Size of the summary; must equal ``channels``.
+    """
+
+    def __init__(self, channels: int, summary_channels: int | None = None) -> None:
+        super().__init__()
+        if summary_channels not in (None, channels):
+            raise ValueError(f"{self.__class__.__name__} projects both sides to {channels} "
+                             f"features: 'summary_channels' must equal 'channels', got "
+                             f"{summary_channels}")
+        self.channels = channels
+        self.local_projection = Projection(channels)
+        self.global_projection = Projection(channels)
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.reset_parameters()
+
+    def forward(self, z: Tensor, summary: Tensor) -> Tensor:
+        _check_pair(z, summary)
+        local, projected = self.local_projection(z), self.global_projection(summary)
+        return local @ projected if projected.dim() == 1 else (local * projected).sum(dim=-1)
+
+    def pairwise(self, z: Tensor, summaries: Tensor) -> Tensor:
+        r"""Logits of every node against every summary, :math:`\phi(\mathbf{Z})\,
+        \psi(\mathbf{S})^\top`, :math:`(N, B)`."""
+        _check_pairwise(z, summaries)
+        return self.local_projection(z) @ self.global_projection(summaries).t()
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.channels})"
+
+
+def _check_pairwise(z: Tensor, summaries: Tensor) -> None:
+    if z.dim() != 2 or summaries.dim() != 2:
+        raise ValueError(f"pairwise scores need 2-D node embeddings and summaries, got shapes "
+                         f"{tuple(z.shape)} and {tuple(summaries.shape)}")
 
 
 DISCRIMINATORS: dict[str, Callable[..., torch.nn.Module]] = {
     "bilinear": lambda channels, summary_channels=None: BilinearDiscriminator(
         channels, summary_channels),
     "inner_product": lambda channels, summary_channels=None: InnerProductDiscriminator(),
-    "cosine": lambda channels, summary_channels=None: CosineDiscriminator(),
-    "mlp": lambda channels, summary_channels=None: MLPDiscriminator(
-        channels, summary_channels=summary_channels),
+    "cosine": lambda channels, summary_channels=None, **kwargs: CosineDiscriminator(**kwargs),
+    "mlp": lambda channels, summary_channels=None, **kwargs: MLPDiscriminator(
+        channels, summary_channels=summary_channels, **kwargs),
+    "projection": lambda channels, summary_channels=None: ProjectionDiscriminator(
+        channels, summary_channels),
 }
 
 
 def make_discriminator(discriminator: str | Callable[[Tensor, Tensor], Tensor],
-                       channels: int, summary_channels: int | None = None
+                       channels: int, summary_channels: int | None = None, **kwargs: Any
                        ) -> Callable[[Tensor, Tensor], Tensor]:
-    """Builds a named critic (``'bilinear'``, ``'inner_product'``, ``'cosine'``, ``'mlp'``) for
-    embeddings of size ``channels`` scored against the other side's ``summary_channels``
-    (default: ``channels``; the parameter-free critics need both equal), or returns the given
-    callable."""
+    """Builds a named critic (``'bilinear'``, ``'inner_product'``, ``'cosine'``, ``'mlp'``,
+    ``'projection'``) for embeddings of size ``channels`` scored against the other side's
+    ``summary_channels`` (default: ``channels``; the parameter-free critics need both equal),
+    or returns the given callable. ``kwargs`` (a model's ``discriminator_kwargs``, e.g.
+    ``temperature`` for ``'cosine'``, ``hidden_channels`` for ``'mlp'``) configure a named
+    critic only."""
+    check_part_kwargs("discriminator", discriminator, kwargs)
     return resolve("discriminator", discriminator, DISCRIMINATORS, channels=channels,
-                   summary_channels=summary_channels)
+                   summary_channels=summary_channels, **kwargs)

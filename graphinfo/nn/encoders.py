@@ -1,113 +1,318 @@
-r"""GNN encoders :math:`\mathcal{E}(\mathbf{X}, \mathbf{A}) = \mathbf{H}` over PyG convolutions.
+r"""GNN encoders :math:`\mathcal{E}(\mathbf{X}, \mathbf{A}) = \mathbf{H}` on PyG's
+:class:`~torch_geometric.nn.models.BasicGNN`.
 
-Every encoder stacks ``num_layers`` PyG convolutions, each followed by an activation (and
-optional dropout), and exposes ``in_channels`` / ``out_channels`` so models can check the
-inputs they are given. Any PyG module (or any ``torch.nn.Module`` mapping
-``(x, edge_index, ...)`` to node embeddings) can be passed to a model instead.
+Every encoder is a :class:`~torch_geometric.nn.models.BasicGNN` (same constructor arguments:
+``num_layers``, ``out_channels``, ``dropout``, ``act``, ``act_first``, ``act_kwargs``, ``norm``,
+``norm_kwargs``, ``jk``; same ``convs``/``norms`` and ``inference(loader)``) with what the DGI
+family needs on top:
+
+- ``act_last`` (default ``True``): the activation (and normalisation) also follows the last
+  layer, as in the encoders of DGI, GMI and InfoGraph (PyG's models leave the last layer linear
+  unless ``jk`` is set);
+- one activation module per layer, so a PReLU learns its slopes per layer (``'prelu'`` is
+  graphinfo's :class:`~graphinfo.nn.PReLU` with one slope per channel; any other name is
+  resolved by PyG's activation resolver);
+- ``jk`` without ``out_channels`` combines the layers' outputs and stops there (``'cat'`` gives
+  ``num_layers * hidden_channels`` features, InfoGraph's node embedding), with ``out_channels``
+  a final linear map follows, as in PyG;
+- :meth:`GNNEncoder.layerwise`, a full-graph export one layer at a time, in chunks of target
+  nodes, which never holds more than the messages into one chunk;
+- hooks for mini-batch training on neighbour-sampled subgraphs (:meth:`GNNEncoder.sampling_graph`,
+  :meth:`GNNEncoder.subgraph_inputs`), which :class:`GCNEncoder` specialises to keep the full
+  graph's normalisation.
+
+:class:`GCNEncoder` adds the fast path: a cached CSR operator and sparse gather-sums instead of
+per-edge messages (see its docstring). Any PyG module, or any ``torch.nn.Module`` mapping
+``(x, edge_index, ...)`` to node embeddings, can be passed to a model instead.
 """
 from __future__ import annotations
 
+import copy
+import logging
 from typing import Any
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.dense.linear import Linear
+from torch_geometric.nn.models.basic_gnn import BasicGNN
+from torch_geometric.nn.models.jumping_knowledge import JumpingKnowledge
+from torch_geometric.nn.resolver import normalization_resolver
+from torch_geometric.utils import remove_self_loops
 
 from graphinfo.nn.activations import ACTIVATIONS, make_activation
-from graphinfo.resolver import resolve
+from graphinfo.resolver import check_part_kwargs, resolve
+from graphinfo.sampler import sampled_gcn_edges
 from graphinfo.sparse import SparseOperator, feature_operator
 from graphinfo.tensor_cache import AdjacencyCache, TensorCache
 
 __all__ = ["ACTIVATIONS", "ENCODERS", "GATHER_COST_RATIO", "GATEncoder", "GCNEncoder",
            "GINEncoder", "GNNEncoder", "SAGEEncoder", "make_activation", "make_encoder"]
 
+logger = logging.getLogger(__name__)
+
 #: How many times more a multiply-add costs in a sparse gather-sum than in a dense GEMM (22-30
 #: measured on 2 CPU cores; a round figure at the low end); :class:`GCNEncoder` uses it to order
 #: its first layer.
 GATHER_COST_RATIO = 20.0
 
-class GNNEncoder(torch.nn.Module):
-    r"""A stack of graph convolutions, each followed by an activation:
+#: Jumping-knowledge modes of the encoders (those of :class:`torch_geometric.nn.models.BasicGNN`).
+JK_MODES = (None, "last", "cat", "max", "lstm")
+
+_UNSET: Any = object()
+
+
+def _make_norm(norm: str | torch.nn.Module | None, channels: int,
+               norm_kwargs: dict[str, Any] | None) -> torch.nn.Module:
+    """One normalisation layer: a name resolved by PyG, a copy of a given module, or identity."""
+    if norm is None:
+        return torch.nn.Identity()
+    if isinstance(norm, torch.nn.Module):
+        return copy.deepcopy(norm)
+    layer = normalization_resolver(norm, channels, **(norm_kwargs or {}))
+    return torch.nn.Identity() if layer is None else layer
+
+
+class GNNEncoder(BasicGNN):
+    r"""A stack of graph convolutions, each followed by a normalisation and an activation:
 
     .. math::
-        \mathbf{H}^{(l)} = \sigma\big(\mathrm{Conv}^{(l)}(\mathbf{H}^{(l-1)}, \mathbf{A})\big),
-        \qquad \mathbf{H}^{(0)} = \mathbf{X}.
+        \mathbf{H}^{(l)} = \sigma\Big(\mathrm{Norm}^{(l)}\big(\mathrm{Conv}^{(l)}(
+        \mathrm{Dropout}(\mathbf{H}^{(l-1)}), \mathbf{A})\big)\Big), \qquad
+        \mathbf{H}^{(0)} = \mathbf{X},
 
-    Subclasses implement :meth:`make_conv`.
+    (dropout only on the inputs of layers 2 to :math:`L`; with ``act_first`` the activation
+    comes before the normalisation), and with ``jk`` the layers' outputs combined,
+    :math:`\mathbf{H} = \mathrm{JK}(\mathbf{H}^{(1)}, \dots, \mathbf{H}^{(L)})`. Subclasses
+    implement :meth:`init_conv` (PyG's ``BasicGNN`` hook).
 
     Args:
         in_channels (int): Size of each input node feature.
-        hidden_channels (int): Size of each hidden and output node embedding.
+        hidden_channels (int): Size of each hidden node embedding.
         num_layers (int, optional): Number of convolutions. (default: :obj:`1`)
-        activation (str or torch.nn.Module, optional): Activation after each convolution;
-            a module given here is shared by all layers. (default: :obj:`'prelu'`)
+        out_channels (int, optional): Size of the output: without ``jk`` the last convolution's
+            output size, with ``jk`` the size of a final linear map. (default: ``None``, the
+            hidden size, or what ``jk`` gives)
         dropout (float, optional): Dropout on the input of every layer but the first.
             (default: :obj:`0.0`)
+        act (str or torch.nn.Module, optional): The activation after each layer: a name
+            (``'prelu'``, ``'relu'``, ``'elu'``, ``'identity'`` or any name PyG's activation
+            resolver knows, e.g. ``'gelu'``), a module (shared by all layers), or ``None``.
+            (default: :obj:`'prelu'`)
+        act_first (bool, optional): Apply the activation before the normalisation.
+            (default: ``False``)
+        act_kwargs (dict, optional): Keyword arguments of a named activation.
+        norm (str or torch.nn.Module, optional): A normalisation after each layer, by PyG name
+            (``'batch_norm'``, ``'layer_norm'``, ``'graph_norm'`` ...) or as a module (copied per
+            layer). (default: ``None``)
+        norm_kwargs (dict, optional): Keyword arguments of a named normalisation.
+        jk (str, optional): Jumping knowledge: ``None``, ``'last'``, ``'cat'``, ``'max'`` or
+            ``'lstm'``. (default: ``None``)
+        act_last (bool, optional): Activate (and normalise) the last layer's output too; with
+            ``jk`` every layer's output is. (default: ``True``)
+        activation: Alias of ``act`` (graphinfo's earlier name for it).
+        **kwargs: Further arguments of the convolutions.
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, edge index :math:`(2, E)`,
-          edge weights :math:`(E)` *(optional)*
-        - **output:** node embeddings :math:`(N, F_{hidden})`
+          edge weights :math:`(E)` *(optional, where the convolution takes them)*
+        - **output:** node embeddings :math:`(N, F_{out})`
     """
 
     supports_edge_weight: bool = False
+    supports_edge_attr: bool = False
+    #: Whether a convolution takes a bipartite ``(x_source, x_target)`` input, which
+    #: :meth:`layerwise` uses to export in chunks of target nodes.
+    supports_bipartite: bool = True
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1,
-                 activation: str | torch.nn.Module | None = "prelu", dropout: float = 0.0,
-                 **conv_kwargs: Any) -> None:
-        super().__init__()
-        if not isinstance(in_channels, int) or in_channels <= 0:
+                 out_channels: int | None = None, dropout: float = 0.0,
+                 act: str | torch.nn.Module | None = "prelu", act_first: bool = False,
+                 act_kwargs: dict[str, Any] | None = None,
+                 norm: str | torch.nn.Module | None = None,
+                 norm_kwargs: dict[str, Any] | None = None, jk: str | None = None,
+                 act_last: bool = True, activation: Any = _UNSET, **kwargs: Any) -> None:
+        if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels <= 0:
             raise ValueError(f"'in_channels' must be a positive int, got {in_channels!r}")
         if not isinstance(hidden_channels, int) or hidden_channels <= 0:
             raise ValueError(f"'hidden_channels' must be a positive int, got "
                              f"{hidden_channels!r}")
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"'num_layers' must be an int >= 1, got {num_layers!r}")
+        if out_channels is not None and (not isinstance(out_channels, int) or out_channels <= 0):
+            raise ValueError(f"'out_channels' must be a positive int or None, got "
+                             f"{out_channels!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1), got {dropout!r}")
-        self.in_channels = in_channels
-        self.hidden_channels = hidden_channels
-        self.out_channels = hidden_channels
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.convs = torch.nn.ModuleList()
+        if jk not in JK_MODES:
+            raise ValueError(f"'jk' must be one of {JK_MODES}, got {jk!r}")
+        if activation is not _UNSET:
+            act = activation
+        # PyG builds the convolutions; activations, norms and the JK head are built here (one
+        # activation per layer, the last layer's too).
+        super().__init__(in_channels, hidden_channels, num_layers,
+                         out_channels=out_channels if jk is None else None, dropout=dropout,
+                         act=None, jk=None, **kwargs)
+        self.act_first = act_first
+        self.act_last = act_last
+        self.jk_mode = jk
+        self.norm = norm if isinstance(norm, str) else None
+        self.norm_kwargs = norm_kwargs
+        last = out_channels if out_channels is not None and jk is None else hidden_channels
+        sizes = [hidden_channels] * (num_layers - 1) + [last]
+        activate_last = act_last or jk is not None
         self.acts = torch.nn.ModuleList()
-        for layer in range(num_layers):
-            source = in_channels if layer == 0 else hidden_channels
-            self.convs.append(self.make_conv(source, hidden_channels, layer, **conv_kwargs))
-            self.acts.append(make_activation(activation, hidden_channels))
+        self.norms = torch.nn.ModuleList()
+        for layer, channels in enumerate(sizes):
+            is_last = layer == num_layers - 1
+            self.acts.append(make_activation(act, channels, **(act_kwargs or {}))
+                             if activate_last or not is_last else torch.nn.Identity())
+            self.norms.append(_make_norm(norm, channels, norm_kwargs)
+                              if activate_last or not is_last else torch.nn.Identity())
+        self._norm_takes_batch = [_takes_batch(norm) for norm in self.norms]
+        self.supports_norm_batch = any(self._norm_takes_batch)
+        if jk is not None and jk != "last":
+            self.jk = JumpingKnowledge(jk, hidden_channels, num_layers)
+        combined = hidden_channels * num_layers if jk == "cat" else hidden_channels
+        if jk is not None and out_channels is not None:
+            self.lin = Linear(combined, out_channels)
+        if jk is not None:
+            self.out_channels = out_channels if out_channels is not None else combined
         self.reset_parameters()
 
-    def make_conv(self, in_channels: int, out_channels: int, layer: int,
-                  **kwargs: Any) -> torch.nn.Module:
-        raise NotImplementedError
-
     def reset_parameters(self) -> None:
-        for conv in self.convs:
-            conv.reset_parameters()
+        """Resets convolutions, norms, the JK head and the output map; PReLU slopes go back
+        to 0.25 (PyTorch's initial value)."""
+        super().reset_parameters()
         for act in self.acts:
             if isinstance(act, torch.nn.PReLU):
                 torch.nn.init.constant_(act.weight, 0.25)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    def init_conv(self, in_channels: int, out_channels: int,
+                  **kwargs: Any) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _check_edge_weight(self, edge_weight: Tensor | None) -> None:
         if edge_weight is not None and not self.supports_edge_weight:
             raise ValueError(f"{self.__class__.__name__} cannot use 'edge_weight' (its "
                              f"convolution ignores edge weights); drop it or use GCNEncoder")
-        for layer, (conv, act) in enumerate(zip(self.convs, self.acts)):
-            if layer > 0 and self.dropout > 0:
-                x = torch.nn.functional.dropout(x, p=self.dropout, training=self.training)
-            if edge_weight is not None:
-                x = conv(x, edge_index, edge_weight)
-            else:
-                x = conv(x, edge_index)
+
+    def conv_at(self, layer: int, x: Any, edge_index: Tensor, edge_weight: Tensor | None = None,
+                edge_attr: Tensor | None = None, **kwargs: Any) -> Tensor:
+        """Layer ``layer``'s convolution alone (no normalisation, no activation)."""
+        conv = self.convs[layer]
+        if self.supports_edge_weight and edge_weight is not None:
+            kwargs["edge_weight"] = edge_weight
+        if self.supports_edge_attr and edge_attr is not None:
+            kwargs["edge_attr"] = edge_attr
+        return conv(x, edge_index, **kwargs)
+
+    def post_conv(self, layer: int, x: Tensor, batch: Tensor | None = None,
+                  batch_size: int | None = None) -> Tensor:
+        """Normalisation and activation of layer ``layer``'s convolution output."""
+        act, norm = self.acts[layer], self.norms[layer]
+        if self.act_first:
+            x = act(x)
+        x = norm(x, batch, batch_size) if self._norm_takes_batch[layer] else norm(x)
+        if not self.act_first:
             x = act(x)
         return x
 
+    def combine(self, outputs: list[Tensor]) -> Tensor:
+        """The encoder's output from every layer's output: the last one, or their
+        jumping-knowledge combination, then the final linear map if there is one."""
+        x = self.jk(outputs) if hasattr(self, "jk") else outputs[-1]
+        return self.lin(x) if hasattr(self, "lin") else x
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
+                edge_attr: Tensor | None = None, batch: Tensor | None = None,
+                batch_size: int | None = None) -> Tensor:
+        """Node embeddings; ``batch`` / ``batch_size`` reach normalisations that take them."""
+        self._check_edge_weight(edge_weight)
+        outputs: list[Tensor] = []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                x = self.dropout(x)
+            x = self.post_conv(layer, self.conv_at(layer, x, edge_index, edge_weight, edge_attr),
+                               batch, batch_size)
+            outputs.append(x)
+        return self.combine(outputs)
+
+    @torch.no_grad()
+    def inference_per_layer(self, layer: int, x: Tensor, edge_index: Tensor,
+                            batch_size: int) -> Tensor:
+        """One layer for the targets of a full-neighbourhood batch (PyG's ``inference``)."""
+        if self.jk_mode not in (None, "last"):
+            raise ValueError(f"Layer-wise inference through a loader needs jk=None or 'last' "
+                             f"(got {self.jk_mode!r}); use layerwise(x, edge_index) instead")
+        out = self.post_conv(layer, self.conv_at(layer, x, edge_index)[:batch_size])
+        if layer == self.num_layers - 1 and hasattr(self, "lin"):
+            out = self.lin(out)
+        return out
+
+    def sampling_graph(self, data: Data) -> Data:
+        """The graph that neighbours are sampled from for mini-batch training: ``data``
+        itself (:class:`GCNEncoder` drops self-loops that its weights add back)."""
+        return data
+
+    def subgraph_inputs(self, batch: Data) -> tuple[Any, ...]:
+        """The encoder's inputs for a neighbour-sampled subgraph: ``(x, edge_index)``."""
+        return batch.x, batch.edge_index
+
+    @torch.no_grad()
+    def layerwise(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
+                  chunk_size: int = 65536) -> Tensor:
+        r"""The output for every node, one layer at a time over the whole graph (eval mode is
+        the caller's business): each layer is computed for ``chunk_size`` target nodes at a time
+        from every node's previous output (bipartite convolutions), so at most the messages
+        into one chunk exist at once. Convolutions without bipartite input
+        (``supports_bipartite = False``) run each layer on the whole graph. Equals
+        ``self(x, edge_index, edge_weight)`` up to float rounding."""
+        if chunk_size < 1:
+            raise ValueError(f"'chunk_size' must be >= 1, got {chunk_size}")
+        self._check_edge_weight(edge_weight)
+        num_nodes = x.size(0)
+        if not self.supports_bipartite or x.layout != torch.strided \
+                or not isinstance(edge_index, Tensor) or edge_index.layout != torch.strided:
+            return self(x, edge_index, edge_weight)
+        source, target = edge_index
+        order = torch.argsort(target, stable=True)
+        source, target = source[order], target[order]
+        weight = edge_weight[order] if edge_weight is not None else None
+        bounds = torch.searchsorted(target, torch.arange(0, num_nodes + chunk_size, chunk_size,
+                                                         device=target.device)
+                                    .clamp(max=num_nodes))
+        h, outputs = x, []
+        for layer in range(self.num_layers):
+            out: Tensor | None = None
+            for start in range(0, num_nodes, chunk_size):
+                stop = min(start + chunk_size, num_nodes)
+                lo, hi = int(bounds[start // chunk_size]), int(bounds[start // chunk_size + 1])
+                edges = torch.stack([source[lo:hi], target[lo:hi] - start])
+                part = self.post_conv(layer, self.conv_at(
+                    layer, (h, h[start:stop]), edges,
+                    weight[lo:hi] if weight is not None else None, size=(num_nodes, stop - start)))
+                if out is None:
+                    out = h.new_empty(num_nodes, part.size(1))
+                out[start:stop] = part
+            assert out is not None
+            h = out
+            outputs.append(h)
+        return self.combine(outputs)
+
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
                 f"num_layers={self.num_layers})")
+
+
+def _takes_batch(module: torch.nn.Module) -> bool:
+    """Whether a normalisation's forward takes a ``batch`` vector (PyG's graph-wise norms)."""
+    import inspect
+
+    forward = getattr(module, "forward", None)
+    return forward is not None and "batch" in inspect.signature(forward).parameters
 
 
 def _has_hooks(module: torch.nn.Module) -> bool:
@@ -134,13 +339,13 @@ class GCNEncoder(GNNEncoder):
         \hat{\mathbf{D}}^{-1/2}\mathbf{H}^{(l-1)}\mathbf{W}^{(l)} + \mathbf{b}^{(l)}\big),
         \qquad \hat{\mathbf{A}} = \mathbf{A} + \mathbf{I}.
 
-    With ``num_layers=1`` and ``activation='prelu'`` this is the encoder of the Deep Graph
-    Infomax paper for transductive tasks. The layers are :class:`torch_geometric.nn.GCNConv`
+    With ``num_layers=1`` and ``act='prelu'`` (the defaults) this is the encoder of the Deep
+    Graph Infomax paper for transductive tasks. The layers are :class:`torch_geometric.nn.GCNConv`
     modules, so the parameters (and ``state_dict``) are PyG's.
 
-    **Fast path** (used when ``fast_path`` is on, ``edge_index`` is a dense ``[2, E]`` tensor
-    and edge weights, if any, are not learnable; otherwise the general path: PyG's edge-list
-    convolutions on the GCN-normalised edges):
+    **Fast path** (used when ``fast_path`` is on, ``edge_index`` is a dense ``[2, E]`` tensor,
+    edge weights, if any, are not learnable, and the stack is plain: no ``norm``, no ``jk``;
+    otherwise the general path: PyG's edge-list convolutions on the GCN-normalised edges):
 
     - the normalised adjacency :math:`\mathbf{S}` is built once per graph
       (:func:`graphinfo.sparse.gcn_operator`, cached while the same unmodified tensors are
@@ -164,18 +369,24 @@ class GCNEncoder(GNNEncoder):
             dense input features before the first weight matrix; ``None`` decides by cost.
         fast_path (bool, optional): Use the fast path when it applies. (default: ``True``)
 
-    Other keyword arguments (``bias`` ...) go to :class:`torch_geometric.nn.GCNConv`.
+    The other arguments are those of :class:`GNNEncoder`; further keyword arguments
+    (``bias`` ...) go to :class:`torch_geometric.nn.GCNConv`.
+
+    **On sampled subgraphs** (:meth:`subgraph_inputs`) the encoder takes edge weights built
+    from the full graph's in-degrees (:func:`graphinfo.sampler.sampled_gcn_edges`), so that each
+    layer's neighbour sum is an unbiased estimate of the full graph's and every node's degree
+    normalisation is exact; neighbours are sampled from the graph without its self-loops
+    (:meth:`sampling_graph`), which the weights add back.
     """
 
     supports_edge_weight = True
 
-    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1,
-                 activation: str | torch.nn.Module | None = "prelu", dropout: float = 0.0,
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1, *,
                  improved: bool = False, add_self_loops: bool = True,
                  aggregate_first: bool | None = None, fast_path: bool = True,
-                 **conv_kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         for name in ("cached", "normalize"):
-            conv_kwargs.pop(name, None)  # the adjacency is always normalised and safely cached
+            kwargs.pop(name, None)  # the adjacency is always normalised and safely cached
         self.improved = improved
         self.add_self_loops = add_self_loops
         self.aggregate_first = aggregate_first
@@ -183,10 +394,10 @@ class GCNEncoder(GNNEncoder):
         self._adjacency = AdjacencyCache()
         self._features = TensorCache(size=2)
         self._aggregated = TensorCache(size=2)
-        super().__init__(in_channels, hidden_channels, num_layers, activation, dropout,
-                         **conv_kwargs)
+        self._warned_unnormalised_sampling = False
+        super().__init__(in_channels, hidden_channels, num_layers, **kwargs)
 
-    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+    def init_conv(self, in_channels: int, out_channels: int,
                   **kwargs: Any) -> torch.nn.Module:
         return GCNConv(in_channels, out_channels, normalize=False, **kwargs)
 
@@ -200,13 +411,18 @@ class GCNEncoder(GNNEncoder):
         return self.fast_path and isinstance(edge_index, Tensor) \
             and edge_index.layout == torch.strided \
             and not (edge_weight is not None and edge_weight.requires_grad) \
+            and not hasattr(self, "jk") and not hasattr(self, "lin") \
+            and all(type(norm) is torch.nn.Identity for norm in self.norms) \
             and all(_plain_gcn_conv(conv) for conv in self.convs)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
+                edge_attr: Tensor | None = None, batch: Tensor | None = None,
+                batch_size: int | None = None) -> Tensor:
         if not self.uses_fast_path(x, edge_index, edge_weight):
             edge_index, edge_weight = gcn_norm(edge_index, edge_weight, x.size(0),
                                                **self._options(x))
-            return super().forward(x, edge_index, edge_weight)
+            return super().forward(x, edge_index, edge_weight, batch=batch,
+                                   batch_size=batch_size)
         adjacency = self._adjacency_of(x, edge_index, edge_weight)
         pre = self._first_layer(x, edge_index, edge_weight, adjacency, perm=None)[0]
         return self._remaining_layers(self.acts[0](pre), adjacency)
@@ -283,11 +499,46 @@ class GCNEncoder(GNNEncoder):
 
     def _remaining_layers(self, h: Tensor, adjacency: SparseOperator) -> Tensor:
         for conv, act in zip(self.convs[1:], self.acts[1:]):
-            if self.dropout > 0:
-                h = torch.nn.functional.dropout(h, p=self.dropout, training=self.training)
+            if self.dropout.p > 0:
+                h = torch.nn.functional.dropout(h, p=self.dropout.p, training=self.training)
             out = adjacency.matmul(h @ conv.lin.weight.t())
             h = act(out.add_(conv.bias) if conv.bias is not None else out)
         return h
+
+
+    @torch.no_grad()
+    def layerwise(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
+                  chunk_size: int = 65536) -> Tensor:
+        r"""The whole graph at once: on the fast path each layer is one product with the cached
+        CSR operator (no :math:`E \times F` tensor), so chunking would only add work."""
+        if chunk_size < 1:
+            raise ValueError(f"'chunk_size' must be >= 1, got {chunk_size}")
+        if self.uses_fast_path(x, edge_index, edge_weight):
+            return self(x, edge_index, edge_weight)
+        normalised, weight = gcn_norm(edge_index, edge_weight, x.size(0), **self._options(x))
+        return super().layerwise(x, normalised, weight, chunk_size)
+
+    def sampling_graph(self, data: Data) -> Data:
+        """``data`` without self-loops when the encoder adds its own (the sampled subgraph's
+        weights put them back with the right weight), else ``data``."""
+        if not self.add_self_loops:
+            return data
+        graph = copy.copy(data)
+        graph.edge_index = remove_self_loops(data.edge_index)[0]
+        return graph
+
+    def subgraph_inputs(self, batch: Data) -> tuple[Any, ...]:
+        """``(x, edge_index, edge_weight)`` of a neighbour-sampled batch that carries the full
+        graph's in-degree of its nodes (``batch.in_degree``, set by
+        :class:`graphinfo.sources.NeighborBatches`): weights that keep the full graph's GCN
+        normalisation (see the class docstring)."""
+        if self.add_self_loops and getattr(batch, "in_degree", None) is not None:
+            return (batch.x, *sampled_gcn_edges(batch))
+        if not self._warned_unnormalised_sampling:
+            logger.warning("GCNEncoder(add_self_loops=False) on sampled batches normalises by "
+                           "the subgraph's degrees, not the full graph's")
+            self._warned_unnormalised_sampling = True
+        return batch.x, batch.edge_index
 
 
 class SAGEEncoder(GNNEncoder):
@@ -298,11 +549,11 @@ class SAGEEncoder(GNNEncoder):
         \mathbf{h}_i^{(l)} = \sigma\big(\mathbf{W}_1\mathbf{h}_i^{(l-1)} + \mathbf{W}_2
         \operatorname{mean}_{j \in \mathcal{N}(i)} \mathbf{h}_j^{(l-1)}\big).
 
-    Extra keyword arguments (``aggr``, ``normalize`` ...) go to
-    :class:`torch_geometric.nn.SAGEConv`.
+    The arguments are those of :class:`GNNEncoder`; further keyword arguments (``aggr``,
+    ``normalize`` ...) go to :class:`torch_geometric.nn.SAGEConv`.
     """
 
-    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+    def init_conv(self, in_channels: int, out_channels: int,
                   **kwargs: Any) -> torch.nn.Module:
         return SAGEConv(in_channels, out_channels, **kwargs)
 
@@ -313,12 +564,16 @@ class GINEncoder(GNNEncoder):
 
     .. math::
         \mathbf{h}_i^{(l)} = \sigma\Big(\mathrm{MLP}^{(l)}\big((1 + \epsilon)\,
-        \mathbf{h}_i^{(l-1)} + \textstyle\sum_{j \in \mathcal{N}(i)} \mathbf{h}_j^{(l-1)}\big)\Big).
+        \mathbf{h}_i^{(l-1)} + \textstyle\sum_{j \in \mathcal{N}(i)} \mathbf{h}_j^{(l-1)}\big)\Big),
+        \qquad \mathrm{MLP}(\mathbf{h}) = \mathbf{W}_2\,\mathrm{ReLU}(\mathbf{W}_1\mathbf{h}
+        + \mathbf{b}_1) + \mathbf{b}_2.
 
-    Extra keyword arguments (``train_eps`` ...) go to :class:`torch_geometric.nn.GINConv`.
+    With ``act='relu', act_first=True, norm='batch_norm', jk='cat'`` it is InfoGraph's
+    encoder. The arguments are those of :class:`GNNEncoder`; further keyword arguments
+    (``train_eps`` ...) go to :class:`torch_geometric.nn.GINConv`.
     """
 
-    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+    def init_conv(self, in_channels: int, out_channels: int,
                   **kwargs: Any) -> torch.nn.Module:
         mlp = torch.nn.Sequential(
             torch.nn.Linear(in_channels, out_channels),
@@ -338,22 +593,27 @@ class GATEncoder(GNNEncoder):
 
     Args:
         heads (int, optional): Attention heads per layer; their outputs are concatenated, so
-            ``hidden_channels`` must be divisible by ``heads``. (default: :obj:`1`)
+            ``hidden_channels`` (and ``out_channels``) must be divisible by ``heads``.
+            (default: :obj:`1`)
 
-    Other keyword arguments go to :class:`torch_geometric.nn.GATConv`.
+    The other arguments are those of :class:`GNNEncoder`; further keyword arguments (``edge_dim``
+    ...) go to :class:`torch_geometric.nn.GATConv`. Its self-loops make a bipartite chunk wrong,
+    so :meth:`~GNNEncoder.layerwise` runs each layer on the whole graph.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1,
-                 activation: str | torch.nn.Module | None = "prelu", dropout: float = 0.0,
-                 heads: int = 1, **conv_kwargs: Any) -> None:
-        if not isinstance(heads, int) or heads < 1 or hidden_channels % heads != 0:
+    supports_edge_attr = True
+    supports_bipartite = False
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1, *,
+                 heads: int = 1, **kwargs: Any) -> None:
+        outputs = [hidden_channels, kwargs.get("out_channels") or hidden_channels]
+        if not isinstance(heads, int) or heads < 1 or any(c % heads for c in outputs):
             raise ValueError(f"'heads' must be a positive int dividing hidden_channels="
                              f"{hidden_channels}, got {heads!r}")
         self.heads = heads
-        super().__init__(in_channels, hidden_channels, num_layers, activation, dropout,
-                         **conv_kwargs)
+        super().__init__(in_channels, hidden_channels, num_layers, **kwargs)
 
-    def make_conv(self, in_channels: int, out_channels: int, layer: int,
+    def init_conv(self, in_channels: int, out_channels: int,
                   **kwargs: Any) -> torch.nn.Module:
         return GATConv(in_channels, out_channels // self.heads, heads=self.heads, **kwargs)
 
@@ -369,10 +629,13 @@ ENCODERS: dict[str, type[GNNEncoder]] = {
 def make_encoder(encoder: str | torch.nn.Module, in_channels: int | None,
                  hidden_channels: int, **kwargs: Any) -> torch.nn.Module:
     """Builds a named encoder (``'gcn'``, ``'sage'``, ``'gin'``, ``'gat'``) for
-    ``in_channels`` -> ``hidden_channels``, or returns the given module unchanged."""
-    if isinstance(encoder, str) and in_channels is None:
+    ``in_channels`` -> ``hidden_channels`` with ``kwargs`` (``num_layers``, ``act``, ``norm``,
+    ``jk`` ...), or returns the given module unchanged (then ``kwargs`` must be empty)."""
+    check_part_kwargs("encoder", encoder, kwargs)
+    if not isinstance(encoder, str):
+        return resolve("encoder", encoder, ENCODERS)
+    if in_channels is None:
         raise ValueError(f"'in_channels' is required to build the encoder {encoder!r} by name; "
                          f"pass in_channels=<number of node features> or an encoder module")
     return resolve("encoder", encoder, ENCODERS, in_channels=in_channels,
-                   hidden_channels=hidden_channels, **kwargs) if isinstance(encoder, str) \
-        else encoder
+                   hidden_channels=hidden_channels, **kwargs)
