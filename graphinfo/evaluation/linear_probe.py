@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_CS: tuple[float, ...] = tuple(float(c) for c in np.logspace(-5, 2, 15))
 
 
-def _numpy(value: Tensor | np.ndarray) -> np.ndarray:
+def to_numpy(value: Tensor | np.ndarray) -> np.ndarray:
+    """A tensor (detached, on the CPU) or array-like as a NumPy array."""
     if isinstance(value, Tensor):
         return value.detach().cpu().numpy()
     return np.asarray(value)
@@ -33,7 +34,7 @@ def _numpy(value: Tensor | np.ndarray) -> np.ndarray:
 def embeddings_and_labels(z: Tensor | np.ndarray,
                           y: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Checks embeddings (finite, shape [N, F]) against labels (N) and returns both as numpy."""
-    features, labels = _numpy(z), _numpy(y).reshape(-1)
+    features, labels = to_numpy(z), to_numpy(y).reshape(-1)
     if features.ndim != 2 or features.shape[0] != labels.shape[0]:
         raise ValueError(f"'z' must have shape [N, F] with N = len(y) = {labels.shape[0]}, got "
                          f"{features.shape}")
@@ -117,6 +118,6 @@ def logistic_regression_score(train_z: Tensor, train_y: Tensor, test_z: Tensor, 
         raise ValueError("'multi_class' other than 'auto'/'multinomial' is not supported by "
                          "this scikit-learn version")
     clf = LogisticRegression(*args, solver=solver, **kwargs)
-    clf.fit(_numpy(train_z), _numpy(train_y))
-    return float(clf.score(_numpy(test_z), _numpy(test_y)))
+    clf.fit(to_numpy(train_z), to_numpy(train_y))
+    return float(clf.score(to_numpy(test_z), to_numpy(test_y)))
 

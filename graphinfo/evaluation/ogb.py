@@ -24,9 +24,9 @@ from torch import Tensor
 
 from graphinfo.evaluation.linear_probe import (
     DEFAULT_CS,
-    _numpy,
     embeddings_and_labels,
     split_indices,
+    to_numpy,
 )
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def ogb_linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray,
 
 def _labels(y: Tensor | np.ndarray, num_tasks: int, name: str) -> np.ndarray:
     """Labels as an ``[N, T]`` array, the layout the Evaluator expects."""
-    labels = _numpy(y)
+    labels = to_numpy(y)
     if labels.ndim == 1:
         labels = labels.reshape(-1, 1)
     if labels.ndim != 2 or labels.shape[1] != num_tasks:

@@ -1,0 +1,13 @@
+"""Once-per-dataset preprocessing as PyG :class:`~torch_geometric.transforms.BaseTransform`:
+views and relations that models read as first-class inputs.
+
+- :class:`DiffusionView`: a graph diffusion (personalised PageRank or heat kernel, through PyG's
+  :class:`~torch_geometric.transforms.GDC`) added beside the graph as a second view,
+  ``data.<name>_edge_index`` / ``data.<name>_edge_weight``;
+- :class:`MetapathGraphs`: metapath relations of a ``HeteroData`` (PyG's
+  :class:`~torch_geometric.transforms.AddMetaPaths`) under names of your choice.
+"""
+from graphinfo.transforms.diffusion import DiffusionView, view_keys
+from graphinfo.transforms.metapaths import MetapathGraphs
+
+__all__ = ["DiffusionView", "MetapathGraphs", "view_keys"]

@@ -1,0 +1,114 @@
+r"""Graph diffusion as a second view of a graph (MVGRL's "diffusion view").
+
+A diffusion :math:`\mathbf{S} = \sum_{k \ge 0} \theta_k \mathbf{T}^k` of the transition matrix
+:math:`\mathbf{T}` (Klicpera et al., NeurIPS 2019, `arXiv:1911.05485
+<https://arxiv.org/abs/1911.05485>`_) is computed by PyG's
+:class:`~torch_geometric.transforms.GDC`:
+
+- personalised PageRank, :math:`\theta_k = \alpha (1 - \alpha)^k`, i.e.
+  :math:`\mathbf{S} = \alpha\big(\mathbf{I} - (1 - \alpha)\mathbf{T}\big)^{-1}`;
+- the heat kernel, :math:`\theta_k = e^{-t} t^k / k!`, i.e. :math:`\mathbf{S} = e^{-t(\mathbf{I}
+  - \mathbf{T})}`,
+
+with :math:`\mathbf{T} = \mathbf{D}^{-1/2}(\mathbf{A} + \mathbf{I})\mathbf{D}^{-1/2}`, then
+sparsified (top-:math:`k` entries per column, or entries above a threshold) and normalised
+again. Unlike ``GDC`` the original graph is kept: the diffusion lands beside it.
+
+``exact=True`` inverts (or exponentiates) a dense :math:`N \times N` matrix: fine for graphs of a
+few ten thousand nodes. ``exact=False`` uses PyG's push-based approximate PPR
+(:func:`torch_geometric.utils.get_ppr`), which needs the ``numba`` package.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import GDC, BaseTransform
+
+
+def view_keys(name: str) -> tuple[str, str]:
+    """The attributes a view called ``name`` is stored under: ``(<name>_edge_index,
+    <name>_edge_weight)``."""
+    return f"{name}_edge_index", f"{name}_edge_weight"
+
+
+class DiffusionView(BaseTransform):
+    r"""Adds a diffusion of the graph as a second view, ``data.<name>_edge_index`` and
+    ``data.<name>_edge_weight`` (see the module docstring); ``data``'s own graph stays.
+
+    Args:
+        method (str, optional): ``'ppr'`` or ``'heat'``. (default: :obj:`'ppr'`)
+        alpha (float, optional): PPR's teleport probability :math:`\alpha`.
+            (default: :obj:`0.2`, MVGRL's)
+        t (float, optional): The heat kernel's time :math:`t`. (default: :obj:`5.0`, MVGRL's)
+        sparsification (str, optional): ``'topk'`` (the ``k`` largest entries per node) or
+            ``'threshold'`` (entries of at least ``eps``). (default: :obj:`'topk'`)
+        k (int, optional): Entries kept per node with ``'topk'``. (default: :obj:`128`)
+        eps (float, optional): The threshold of ``'threshold'`` (and the approximate PPR's
+            tolerance). (default: :obj:`1e-4`)
+        exact (bool, optional): Dense exact diffusion (``True``) or PyG's approximate PPR.
+            (default: :obj:`True`)
+        name (str, optional): The view's name. (default: :obj:`'diffusion'`)
+    """
+
+    def __init__(self, method: str = "ppr", alpha: float = 0.2, t: float = 5.0,
+                 sparsification: str = "topk", k: int = 128, eps: float = 1e-4,
+                 exact: bool = True, name: str = "diffusion") -> None:
+        if method not in ("ppr", "heat"):
+            raise ValueError(f"'method' must be 'ppr' or 'heat', got {method!r}")
+        if sparsification not in ("topk", "threshold"):
+            raise ValueError(f"'sparsification' must be 'topk' or 'threshold', got "
+                             f"{sparsification!r}")
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"'alpha' must be in (0, 1), got {alpha!r}")
+        if not t > 0 or k < 1 or not eps > 0:
+            raise ValueError(f"'t' and 'eps' must be > 0 and 'k' >= 1, got t={t!r}, k={k!r}, "
+                             f"eps={eps!r}")
+        if not name.isidentifier():
+            raise ValueError(f"'name' must be a Python identifier, got {name!r}")
+        if not exact and method != "ppr":
+            raise ValueError("the approximate diffusion (exact=False) is PPR only")
+        self.method, self.alpha, self.t = method, alpha, t
+        self.sparsification, self.k, self.eps = sparsification, k, eps
+        self.exact, self.name = exact, name
+
+    def _gdc(self) -> GDC:
+        diffusion: dict[str, Any] = {"method": self.method}
+        if self.method == "ppr":
+            diffusion["alpha"] = self.alpha
+            if not self.exact:
+                diffusion["eps"] = self.eps
+        else:
+            diffusion["t"] = self.t
+        sparsification: dict[str, Any] = (
+            {"method": "topk", "k": self.k, "dim": 0} if self.sparsification == "topk"
+            else {"method": "threshold", "eps": self.eps})
+        return GDC(self_loop_weight=1.0, normalization_in="sym", normalization_out="col",
+                   diffusion_kwargs=diffusion, sparsification_kwargs=sparsification,
+                   exact=self.exact)
+
+    def forward(self, data: Data) -> Data:
+        if getattr(data, "edge_index", None) is None:
+            raise ValueError("DiffusionView needs a graph with an 'edge_index'")
+        graph = Data(edge_index=data.edge_index, num_nodes=data.num_nodes)
+        weight = getattr(data, "edge_weight", None)
+        if weight is not None:
+            graph.edge_attr = weight
+        try:
+            diffused = self._gdc()(graph)
+        except ImportError as error:
+            raise ImportError(f"DiffusionView(exact=False) needs PyG's approximate PPR, which "
+                              f"needs the 'numba' package ({error}); install numba or use "
+                              f"exact=True") from error
+        out = copy.copy(data)
+        index_key, weight_key = view_keys(self.name)
+        out[index_key] = diffused.edge_index
+        out[weight_key] = diffused.edge_attr.to(torch.float32)
+        return out
+
+    def __repr__(self) -> str:
+        setting = f"alpha={self.alpha}" if self.method == "ppr" else f"t={self.t}"
+        return (f"{self.__class__.__name__}({self.method!r}, {setting}, "
+                f"{self.sparsification}, name={self.name!r})")
