@@ -54,5 +54,6 @@ def check_part_kwargs(kind: str, query: Any, kwargs: Mapping[str, Any] | None) -
     """Raises ValueError when keyword arguments meant for a part built by name (a model's
     ``<kind>_kwargs``) come with a part given as an object, which they cannot configure."""
     if kwargs and not isinstance(query, str):
-        raise ValueError(f"'{kind}_kwargs' {sorted(kwargs)} configure a {kind} built by name; "
-                         f"the {kind} was given as an object ({type(query).__name__})")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ValueError(f"'{kind}_kwargs' {sorted(kwargs)} configure {article} {kind} built by "
+                         f"name; the {kind} was given as an object ({type(query).__name__})")

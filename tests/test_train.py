@@ -407,3 +407,106 @@ def test_fit_graphs_and_embed_graphs_bad_arguments():
             function(model, [Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2)])
         with pytest.raises(ValueError, match="'graphs' must be a PyG Dataset or a list"):
             function(model, graphs[0])
+
+
+# --- the engine's parts ------------------------------------------------------------------------
+
+def test_early_stopping_keeps_the_best_state_in_either_direction():
+    from graphinfo.train import EarlyStopping
+
+    model = torch.nn.Linear(2, 1)
+    stopper = EarlyStopping(patience=2, min_delta=0.1)
+    stopper.start(model)
+    assert stopper.update(1.0, 0, model) and stopper.best_epoch == 0
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    kept = model.weight.detach().clone()
+    assert stopper.update(0.5, 1, model)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert not stopper.update(0.45, 2, model)      # better, but not by min_delta
+    assert not stopper.should_stop
+    assert not stopper.update(0.9, 3, model) and stopper.should_stop
+    stopper.restore(model)
+    assert torch.equal(model.weight, kept) and stopper.best == 0.5
+    best = EarlyStopping(patience=None, mode="max")
+    assert best.update(0.7, 0, model) and not best.update(0.6, 1, model)
+    assert best.best == 0.7 and not best.should_stop
+    with pytest.raises(RuntimeError, match="no weights were kept"):
+        EarlyStopping(keep_state=False).restore(model)
+    with pytest.raises(ValueError, match="'mode' must be 'min' or 'max'"):
+        EarlyStopping(mode="up")
+
+
+def test_graph_batches_resume_equals_an_uninterrupted_run(tmp_path):
+    from graphinfo.models import InfoGraph
+
+    graphs = _graphs(21)
+    torch.manual_seed(0)
+    whole = InfoGraph(1, hidden_channels=8, num_layers=2)
+    reference = fit_graphs(whole, graphs, epochs=4, batch_size=5, progress=False)
+    path = tmp_path / "graphs.pt"
+    torch.manual_seed(0)
+    fit_graphs(InfoGraph(1, hidden_channels=8, num_layers=2), graphs, epochs=2, batch_size=5,
+               checkpoint=path, progress=False)
+    torch.manual_seed(7)   # shuffling and weights must come from the checkpoint
+    resumed_model = InfoGraph(1, hidden_channels=8, num_layers=2)
+    resumed = fit_graphs(resumed_model, graphs, epochs=4, batch_size=5, checkpoint=path,
+                         resume=True, progress=False)
+    assert resumed.resumed_from_epoch == 2
+    assert resumed.losses == pytest.approx(reference.losses, rel=1e-6)
+    assert all(torch.allclose(v, whole.state_dict()[k], atol=1e-6)
+               for k, v in resumed_model.state_dict().items() if v.is_floating_point())
+
+
+def test_node_windows_train_in_the_engine_and_resume(planted, tmp_path):
+    from graphinfo.sources import SubgraphWindows
+    from graphinfo.train import train
+
+    def run(epochs, seed_model, **kwargs):
+        model = _model(planted, seed=seed_model)
+        source = SubgraphWindows(planted, size=100, steps=3, seed=4)
+        return model, train(model, source, epochs=epochs, lr=0.01, patience=None,
+                            progress=False, **kwargs)
+
+    torch.manual_seed(0)
+    whole, reference = run(6, 0)
+    assert reference.epochs == 6 and reference.losses[-1] < reference.losses[0]
+    torch.manual_seed(0)
+    run(3, 0, checkpoint=tmp_path / "w.pt")
+    torch.manual_seed(5)
+    model, resumed = run(6, 9, checkpoint=tmp_path / "w.pt", resume=True)
+    assert resumed.losses == pytest.approx(reference.losses, rel=1e-6)
+
+
+def test_without_a_terminal_progress_is_a_periodic_log_line(planted, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(graphinfo.train, "LOG_INTERVAL", 0.0)
+    with caplog.at_level(logging.INFO, logger="graphinfo.train"):
+        fit(_model(planted), planted, epochs=3, patience=None, progress=None)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert lines[0].startswith("epoch 1/3: loss ") and len(lines) == 3
+
+
+def test_fit_trains_a_heterodata_model_and_leaves_the_data_alone():
+    from torch_geometric.data import HeteroData
+
+    class Relations(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(2))
+
+        def training_loss(self, data):
+            counts = torch.stack([data[t].edge_index.size(1) * torch.ones(())
+                                  for t in data.edge_types])
+            return ((self.w * counts - 1.0) ** 2).sum()
+
+    data = HeteroData()
+    data["a"].x = torch.ones(3, 1)
+    data["a", "r", "a"].edge_index = torch.tensor([[0, 1], [1, 2]])
+    data["a", "s", "a"].edge_index = torch.tensor([[0], [2]])
+    model = Relations()
+    history = fit(model, data, epochs=50, lr=0.05, patience=None, progress=False)
+    assert history.losses[-1] < 0.1 * history.losses[0]
+    assert torch.allclose(model.w, torch.tensor([0.5, 1.0]), atol=0.1)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from graphinfo.resolver import resolve
+from graphinfo.resolver import check_part_kwargs, registered_name, resolve
 
 
 class _PReLUFunction(torch.autograd.Function):
@@ -87,16 +87,33 @@ class PReLU(torch.nn.PReLU):
 
 
 ACTIVATIONS: dict[str, Callable[..., torch.nn.Module]] = {
-    "prelu": lambda channels: PReLU(channels),
-    "relu": lambda channels: torch.nn.ReLU(),
-    "elu": lambda channels: torch.nn.ELU(),
+    "prelu": lambda channels, **kwargs: PReLU(channels, **kwargs),
+    "relu": lambda channels, **kwargs: torch.nn.ReLU(**kwargs),
+    "elu": lambda channels, **kwargs: torch.nn.ELU(**kwargs),
     "identity": lambda channels: torch.nn.Identity(),
 }
 
 
-def make_activation(activation: str | torch.nn.Module | None, channels: int) -> torch.nn.Module:
+def make_activation(activation: str | torch.nn.Module | None, channels: int,
+                    **kwargs: Any) -> torch.nn.Module:
     """Resolves an activation name (``'prelu'`` with one slope per channel, ``'relu'``,
-    ``'elu'``, ``'identity'``) or returns the given module; ``None`` means identity."""
+    ``'elu'``, ``'identity'``; any other name through PyG's activation resolver, e.g.
+    ``'gelu'``, ``'leaky_relu'``, ``'tanh'``) with ``kwargs``, or returns the given module;
+    ``None`` means identity."""
     if activation is None:
         return torch.nn.Identity()
-    return resolve("activation", activation, ACTIVATIONS, channels=channels)
+    check_part_kwargs("act", activation, kwargs)
+    if not isinstance(activation, str) or registered_name(activation, ACTIVATIONS) is not None:
+        return resolve("activation", activation, ACTIVATIONS, channels=channels, **kwargs)
+    from torch_geometric.nn.resolver import activation_resolver
+
+    try:
+        module = activation_resolver(activation, **kwargs)
+    except ValueError:
+        module = None
+    if not isinstance(module, torch.nn.Module):   # unknown, or a bare function
+        choices = ", ".join(repr(name) for name in ACTIVATIONS)
+        raise ValueError(f"Unknown activation {activation!r}; expected one of: {choices}, or "
+                         f"a torch.nn activation module that PyG resolves by name ('gelu', "
+                         f"'leaky_relu', 'tanh' ...)")
+    return module

@@ -380,6 +380,7 @@ class GCNEncoder(GNNEncoder):
     """
 
     supports_edge_weight = True
+    supports_bipartite = False
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1, *,
                  improved: bool = False, add_self_loops: bool = True,
@@ -509,14 +510,27 @@ class GCNEncoder(GNNEncoder):
     @torch.no_grad()
     def layerwise(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,
                   chunk_size: int = 65536) -> Tensor:
-        r"""The whole graph at once: on the fast path each layer is one product with the cached
-        CSR operator (no :math:`E \times F` tensor), so chunking would only add work."""
+        r"""The whole graph at once (``GCNConv`` takes no bipartite input): on the fast path
+        each layer is one product with the cached CSR operator, no :math:`E \times F` tensor,
+        so chunking would only add work."""
         if chunk_size < 1:
             raise ValueError(f"'chunk_size' must be >= 1, got {chunk_size}")
-        if self.uses_fast_path(x, edge_index, edge_weight):
-            return self(x, edge_index, edge_weight)
-        normalised, weight = gcn_norm(edge_index, edge_weight, x.size(0), **self._options(x))
-        return super().layerwise(x, normalised, weight, chunk_size)
+        return self(x, edge_index, edge_weight)
+
+    @torch.no_grad()
+    def inference(self, loader: Any, device: str | torch.device | None = None,
+                  embedding_device: str | torch.device = "cpu", progress_bar: bool = False,
+                  cache: bool = False) -> Tensor:
+        """PyG's layer-wise inference signature. A GCN layer needs every source node's
+        full-graph degree, which a 1-hop batch of the loader does not carry (these convolutions
+        do not normalise); the loader's graph is therefore embedded by :meth:`layerwise`, whose
+        sparse full-graph path holds no per-edge tensor either."""
+        data = loader.data
+        device = torch.device(device) if device is not None else data.x.device
+        args = [data.x.to(device), data.edge_index.to(device)]
+        weight = getattr(data, "edge_weight", None)
+        out = self.layerwise(*args, weight.to(device) if weight is not None else None)
+        return out.to(embedding_device)
 
     def sampling_graph(self, data: Data) -> Data:
         """``data`` without self-loops when the encoder adds its own (the sampled subgraph's

@@ -450,3 +450,111 @@ def test_a_used_model_can_be_saved_whole(tmp_path):
     torch.save(model, tmp_path / "model.pt")
     loaded = torch.load(tmp_path / "model.pt", weights_only=False)
     assert torch.equal(loaded.embed(x, edge_index), model.embed(x, edge_index))
+
+
+# -- PyG's own unit test of DeepGraphInfomax (test/nn/models/test_deep_graph_infomax.py), run
+# against graphinfo's DGI. Changed: the class (its repr names graphinfo's class); PyG's
+# TorchScript export runs only in its "full test" mode and is left out, as there.
+
+def test_pyg_infomax():
+    def corruption(z):
+        return z + 1
+
+    model = DGI(
+        hidden_channels=16,
+        encoder=lambda x: x,
+        summary=lambda z, *args: z.mean(dim=0),
+        corruption=lambda x: x + 1,
+    ).to("cpu")
+    assert str(model).startswith("DGI(16")
+
+    x = torch.ones(20, 16)
+
+    pos_z, neg_z, summary = model(x)
+    assert pos_z.size() == (20, 16)
+    assert neg_z.size() == (20, 16)
+    assert summary.size() == (16, )
+
+    loss = model.loss(pos_z, neg_z, summary)
+    assert float(loss) >= 0
+
+    acc = model.test(
+        train_z=torch.ones(20, 16),
+        train_y=torch.randint(10, (20, )),
+        test_z=torch.ones(20, 16),
+        test_y=torch.randint(10, (20, )),
+    )
+    assert 0 <= acc <= 1
+
+
+def test_pyg_infomax_predefined_model():
+    from torch_geometric.nn import GCN
+
+    def corruption(x, edge_index, edge_weight):
+        return (
+            x[torch.randperm(x.size(0), device=x.device)],
+            edge_index,
+            edge_weight,
+        )
+
+    model = DGI(
+        hidden_channels=16,
+        encoder=GCN(16, 16, num_layers=2),
+        summary=lambda z, *args, **kwargs: z.mean(dim=0).sigmoid(),
+        corruption=corruption,
+    ).to("cpu")
+
+    x = torch.randn(4, 16)
+    edge_index = torch.tensor(
+        [[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]],
+    )
+    edge_weight = torch.rand(edge_index.size(1))
+
+    pos_z, neg_z, summary = model(x, edge_index, edge_weight=edge_weight)
+    assert pos_z.size() == (4, 16)
+    assert neg_z.size() == (4, 16)
+    assert summary.size() == (16, )
+
+    loss = model.loss(pos_z, neg_z, summary)
+    assert float(loss) >= 0
+
+
+def test_every_named_part_takes_its_keyword_arguments():
+    from graphinfo.estimators import MINE
+    from graphinfo.nn import CosineDiscriminator, DropEdges
+
+    model = DGI(8, in_channels=4, encoder_kwargs={"num_layers": 2, "act": "relu"},
+                corruption="drop_edges", corruption_kwargs={"p": 0.4},
+                discriminator="cosine", discriminator_kwargs={"temperature": 0.3},
+                estimator="mine", estimator_kwargs={"momentum": 0.5},
+                summary="attention", summary_kwargs={})
+    assert model.encoder.num_layers == 2 and isinstance(model.encoder.acts[0], torch.nn.ReLU)
+    assert isinstance(model.corruption, DropEdges) and model.corruption.p == 0.4
+    assert isinstance(model.discriminator, CosineDiscriminator)
+    assert model.discriminator.temperature == 0.3
+    assert isinstance(model.estimator, MINE) and model.estimator.momentum == 0.5
+    with pytest.raises(ValueError, match="'corruption_kwargs'"):
+        DGI(8, in_channels=4, corruption=lambda x, e: (x, e), corruption_kwargs={"p": 0.1})
+    with pytest.raises(ValueError, match="'estimator_kwargs'.*takes none"):
+        DGI(8, in_channels=4, estimator="jsd", estimator_kwargs={"momentum": 0.5})
+
+
+def test_the_loss_on_a_sampled_subgraph_uses_its_seeds_only(tiny_graph):
+    from torch_geometric.data import Data
+
+    torch.manual_seed(0)
+    model = DGI(8, in_channels=4, encoder_kwargs={"add_self_loops": False})
+    batch = Data(x=tiny_graph.x, edge_index=tiny_graph.edge_index, batch_size=2)
+    seen = []
+
+    def global_summary(summary):
+        seen.append(summary)
+        return summary
+
+    torch.manual_seed(1)
+    loss = model.subgraph_loss(batch, global_summary)
+    torch.manual_seed(1)
+    out = model(tiny_graph.x, tiny_graph.edge_index)
+    assert torch.allclose(seen[0], model.summarise(out.pos_z[:2]))
+    assert torch.allclose(loss, model.loss(out.pos_z[:2], out.neg_z[:2], seen[0]))
+    assert DGI.level == "node" and DGI.defaults.hidden_channels == 512

@@ -115,3 +115,41 @@ def test_reset_parameters_uses_xavier_weights_and_zero_biases():
     torch.manual_seed(0)
     model.reset_parameters()
     assert all(torch.equal(first[k], v) for k, v in model.state_dict().items())
+
+
+def test_encoder_and_discriminator_are_parts_like_the_other_models():
+    from graphinfo.nn import BilinearDiscriminator, GCNEncoder, GINEncoder
+
+    batch = _dataset(count=8)
+    default = InfoGraph(1, hidden_channels=8, num_layers=3)
+    # The default encoder is InfoGraph's: GIN, ReLU then batch norm, layers concatenated.
+    assert isinstance(default.encoder, GINEncoder) and default.encoder.jk_mode == "cat"
+    assert default.encoder.act_first and default.channels == 24
+    for model in (InfoGraph(1, hidden_channels=8, num_layers=2, encoder="gcn",
+                            discriminator="bilinear"),
+                  InfoGraph(1, hidden_channels=8, encoder=GCNEncoder(1, 8, jk="cat",
+                                                                     num_layers=2)),
+                  InfoGraph(1, hidden_channels=8, num_layers=2,
+                            encoder_kwargs={"jk": "max"})):
+        out = model(batch.x, batch.edge_index, batch.batch)
+        loss = model.loss(*out)
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert all(p.grad is not None for p in model.encoder.parameters())
+    assert isinstance(InfoGraph(1, discriminator="bilinear").discriminator,
+                      BilinearDiscriminator)
+    with pytest.raises(ValueError, match="must have pairwise"):
+        InfoGraph(1, discriminator=lambda z, s: (z * s).sum(-1))
+
+
+def test_reset_parameters_gives_xavier_weights_and_is_reproducible():
+    torch.manual_seed(0)
+    model = InfoGraph(3, hidden_channels=8, num_layers=2)
+    first = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(0)
+    again = InfoGraph(3, hidden_channels=8, num_layers=2)
+    assert all(torch.equal(first[k], v) for k, v in again.state_dict().items())
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            bound = (6.0 / (module.in_features + module.out_features)) ** 0.5
+            assert module.weight.abs().max() <= bound and not module.bias.any()

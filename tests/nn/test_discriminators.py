@@ -48,3 +48,30 @@ def test_make_discriminator():
     assert isinstance(make_discriminator("inner-product", 4), InnerProductDiscriminator)
     with pytest.raises(ValueError, match="Unknown discriminator 'dot'"):
         make_discriminator("dot", 4)
+
+
+@pytest.mark.parametrize("critic", [BilinearDiscriminator(4), InnerProductDiscriminator(),
+                                    CosineDiscriminator(0.5), MLPDiscriminator(4),
+                                    make_discriminator("projection", 4)])
+def test_pairwise_scores_every_node_against_every_summary(critic):
+    summaries = torch.randn(3, 4, generator=torch.Generator().manual_seed(2))
+    scores = critic.pairwise(Z, summaries)
+    assert scores.shape == (6, 3)
+    for b in range(3):
+        assert torch.allclose(scores[:, b], critic(Z, summaries[b]), atol=1e-5)
+        assert torch.allclose(scores[:, b], critic(Z, summaries[b].expand(6, 4)), atol=1e-5)
+
+
+def test_the_projection_critic_is_infographs():
+    critic = make_discriminator("projection", 4)
+    phi, psi = critic.local_projection, critic.global_projection
+    assert torch.allclose(critic(Z, S), phi(Z) @ psi(S), atol=1e-6)
+    with pytest.raises(ValueError, match="'summary_channels' must equal 'channels'"):
+        make_discriminator("projection", 4, 3)
+
+
+def test_discriminator_kwargs():
+    assert make_discriminator("cosine", 4, temperature=0.2).temperature == 0.2
+    assert make_discriminator("mlp", 4, hidden_channels=9).hidden_channels == 9
+    with pytest.raises(ValueError, match="'discriminator_kwargs'"):
+        make_discriminator(BilinearDiscriminator(4), 4, temperature=0.2)

@@ -413,3 +413,105 @@ def test_inference_tensors_with_moderately_sparse_features():
     expected = encoder(x, edge_index).detach()
     with torch.inference_mode():
         assert torch.allclose(encoder(x.clone(), edge_index.clone()), expected, atol=1e-6)
+
+
+# -- PyG's BasicGNN underneath -----------------------------------------------------------------
+
+def _copy_weights(ours, theirs):
+    for mine, pyg in zip(ours.convs, theirs.convs):
+        pyg.load_state_dict(mine.state_dict(), strict=False)
+
+
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_every_encoder_is_a_basic_gnn_and_matches_pygs_model_with_the_same_weights(num_layers,
+                                                                                  tiny_graph):
+    from torch_geometric.nn.models import GCN, GraphSAGE
+    from torch_geometric.nn.models.basic_gnn import BasicGNN
+
+    x, edge_index = tiny_graph.x, tiny_graph.edge_index
+    for ours, theirs in ((GCNEncoder(4, 8, num_layers, act="relu", act_last=False),
+                          GCN(4, 8, num_layers, act="relu")),
+                         (SAGEEncoder(4, 8, num_layers, act="relu", act_last=False),
+                          GraphSAGE(4, 8, num_layers, act="relu"))):
+        assert isinstance(ours, BasicGNN)
+        for mine, pyg in zip(ours.convs, theirs.convs):
+            for name, value in mine.state_dict().items():
+                pyg.state_dict()[name].copy_(value)
+        assert torch.allclose(ours(x, edge_index), theirs(x, edge_index), atol=1e-5)
+
+
+def test_norm_jk_and_activation_by_name(tiny_graph):
+    x, edge_index = tiny_graph.x, tiny_graph.edge_index
+    encoder = GINEncoder(4, 8, num_layers=3, act="relu", act_first=True, norm="batch_norm",
+                         jk="cat")
+    assert encoder.out_channels == 24 and not hasattr(encoder, "lin")
+    z = encoder(x, edge_index)
+    assert z.shape == (6, 24)
+    # Each block of the concatenation is one layer's (ReLU, then batch norm) output.
+    h = x
+    blocks = []
+    for conv, norm in zip(encoder.convs, encoder.norms):
+        h = norm(torch.relu(conv(h, edge_index)))
+        blocks.append(h)
+    assert torch.allclose(z, torch.cat(blocks, dim=-1), atol=1e-6)
+    projected = GCNEncoder(4, 8, num_layers=2, jk="max", out_channels=5)
+    assert projected(x, edge_index).shape == (6, 5) and projected.out_channels == 5
+    gelu = GCNEncoder(4, 8, act="gelu")
+    assert isinstance(gelu.acts[0], torch.nn.GELU)
+    leaky = GCNEncoder(4, 8, act="leaky_relu", act_kwargs={"negative_slope": 0.3})
+    assert leaky.acts[0].negative_slope == 0.3
+    with pytest.raises(ValueError, match="'jk' must be one of"):
+        GCNEncoder(4, 8, jk="sum")
+
+
+def test_a_plain_stack_keeps_the_fast_path_and_norms_or_jk_leave_it(tiny_graph):
+    x, edge_index = tiny_graph.x, tiny_graph.edge_index
+    assert GCNEncoder(4, 8, num_layers=2).uses_fast_path(x, edge_index)
+    for kwargs in ({"norm": "layer_norm"}, {"jk": "cat"}, {"jk": "last", "out_channels": 3}):
+        encoder = GCNEncoder(4, 8, num_layers=2, **kwargs)
+        assert not encoder.uses_fast_path(x, edge_index)
+        assert torch.isfinite(encoder(x, edge_index)).all()
+
+
+def test_the_last_layer_is_activated_unless_act_last_is_off(tiny_graph):
+    x, edge_index = tiny_graph.x, tiny_graph.edge_index
+    on = GCNEncoder(4, 8, act="relu")
+    off = GCNEncoder(4, 8, act="relu", act_last=False)
+    off.load_state_dict(on.state_dict())
+    assert torch.equal(on(x, edge_index), torch.relu(off(x, edge_index)))
+    assert (off(x, edge_index) < 0).any()
+
+
+@pytest.mark.parametrize("cls", [GCNEncoder, SAGEEncoder, GINEncoder, GATEncoder])
+def test_pygs_layerwise_inference_through_a_loader_equals_the_forward_pass(cls, planted):
+    from graphinfo.sampler import neighbor_loader
+
+    torch.manual_seed(0)
+    encoder = cls(planted.num_features, 8, num_layers=2).eval()
+    expected = encoder(planted.x, planted.edge_index)
+    loader = neighbor_loader(planted, [-1], batch_size=64)
+    got = encoder.inference(loader)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [GCNEncoder, SAGEEncoder, GINEncoder, GATEncoder])
+def test_layerwise_export_in_chunks_equals_the_forward_pass(cls, planted):
+    torch.manual_seed(0)
+    kwargs = {"jk": "cat", "norm": "batch_norm"} if cls is GINEncoder else {}
+    encoder = cls(planted.num_features, 8, num_layers=2, **kwargs).eval()
+    expected = encoder(planted.x, planted.edge_index)
+    assert torch.allclose(encoder.layerwise(planted.x, planted.edge_index, chunk_size=37),
+                          expected, atol=1e-5)
+    if cls is GCNEncoder:   # weighted edges, on the general path too
+        weight = torch.rand(planted.num_edges)
+        general = GCNEncoder(planted.num_features, 8, num_layers=2, norm="layer_norm").eval()
+        assert torch.allclose(general.layerwise(planted.x, planted.edge_index, weight, 37),
+                              general(planted.x, planted.edge_index, weight), atol=1e-5)
+    with pytest.raises(ValueError, match="'chunk_size' must be >= 1"):
+        encoder.layerwise(planted.x, planted.edge_index, chunk_size=0)
+
+
+def test_encoder_kwargs_must_come_with_a_named_encoder():
+    with pytest.raises(ValueError, match=r"'encoder_kwargs' \['num_layers'\] configure an "
+                                         r"encoder built by name"):
+        make_encoder(torch.nn.Linear(4, 8), None, 8, num_layers=2)

@@ -50,3 +50,21 @@ def test_make_readout():
     assert make_readout(fn, 5) is fn
     with pytest.raises(ValueError, match="Unknown summary 'median'"):
         make_readout("median", 5)
+
+
+@pytest.mark.parametrize("readout, aggregation", [
+    (MeanReadout(), "MeanAggregation"), (SumReadout(), "SumAggregation"),
+    (MaxReadout(), "MaxAggregation")])
+def test_readouts_pool_through_pygs_aggregations(readout, aggregation):
+    import torch_geometric.nn.aggr as aggr
+
+    assert type(readout.aggr).__name__ == aggregation
+    reference = getattr(aggr, aggregation)()
+    assert torch.allclose(readout(Z, batch=BATCH), reference(Z, BATCH))
+    # One graph: the dense reduction gives the aggregation's value.
+    assert torch.allclose(readout(Z), reference(Z)[0], atol=1e-6)
+
+
+def test_summary_kwargs_configure_named_readouts_only():
+    with pytest.raises(ValueError, match=r"'summary_kwargs' \['x'\] configure a summary built"):
+        make_readout(lambda z, *args: z.mean(0), 5, x=1)
