@@ -80,7 +80,8 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
     return {
         "command": "pretrain", "model": model_name(model), "dataset": dataset.name,
         "source": dataset.source, "seeds": list(range(args.seed, args.seed + args.seeds)),
-        "lr": args.lr, "weight_decay": args.weight_decay,
+        "lr": args.lr if args.lr is not None else model.defaults.lr,
+        "weight_decay": args.weight_decay,
         **describe_settings(model, model_kwargs), "options": _model_options(args.option),
         "device": device, "out": str(out), "graphinfo": __version__, "torch": torch.__version__,
         "python": platform.python_version(),
@@ -128,11 +129,21 @@ def _levels_text(level: str) -> str:
     return ", ".join(sorted(names)) or "none registered"
 
 
+def _importable_from_here() -> None:
+    """Puts the working directory on ``sys.path`` (as ``python -m`` does), so that
+    ``--model package.module:Class`` finds a package in it when run as the ``graphinfo``
+    script."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
 def pretrain(args: argparse.Namespace) -> int:
     from graphinfo.data import load_dataset
     from graphinfo.models import model_class
 
     device = _check_device(args.device)
+    if ":" in args.model:
+        _importable_from_here()
     model = model_class(args.model)            # a wrong name fails before any data is read
     if not distributed.is_main_process():
         distributed.barrier()   # rank 0 loads (and processes into the cache) first
@@ -169,12 +180,12 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     if minibatch is not None:
         config.update(batch_size=args.batch_size, minibatch=minibatch,
                       processes=distributed.world_size())
-    print(f"{config['model'].upper()} on {dataset.name}: {data.num_nodes} nodes, "
+    print(f"{_display_name(model)} on {dataset.name}: {data.num_nodes} nodes, "
           f"{data.num_edges} edges, {data.num_features} features, {dataset.num_classes} "
           f"classes; {args.seeds} seed(s) on {device}" + _minibatch_text(minibatch))
     results: list[dict[str, Any]] = []
     best: SeedRun | None = None
-    fit_kwargs = {"epochs": config["epochs"], "lr": args.lr,
+    fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
                   "weight_decay": args.weight_decay, "patience": config["patience"],
                   "progress": args.progress}
     probe, probe_kwargs = dataset.probe_protocol()
@@ -214,6 +225,14 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
           f"{name}), model.pt, metrics.json and config.json")
     return 0
+
+
+def _display_name(model: type) -> str:
+    """A registered model's name in capitals (as the tables print it), else its class name."""
+    from graphinfo.models import model_name
+
+    name = model_name(model)
+    return model.__name__ if ":" in name else name.upper()
 
 
 def _run_name(model: str, dataset: Any) -> str:
@@ -273,10 +292,11 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     defaults = model.defaults
     config["epochs"] = args.epochs or defaults.epochs
     config["batch_size"] = args.batch_size or defaults.batch_size or 128
-    print(f"{config['model'].upper()} on {dataset.name}: {len(graphs)} graphs, "
+    print(f"{_display_name(model)} on {dataset.name}: {len(graphs)} graphs, "
           f"{dataset.num_features} node features, {dataset.num_classes} classes; "
           f"{args.seeds} seed(s) on {device}")
-    fit_kwargs = {"epochs": config["epochs"], "lr": args.lr, "weight_decay": args.weight_decay,
+    fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
+                  "weight_decay": args.weight_decay,
                   "batch_size": config["batch_size"], "progress": args.progress}
     results: list[dict[str, Any]] = []
     best: SeedRun | None = None
@@ -389,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="train a model per seed, probe it, write embeddings")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"a registered model ({_models_text()}) or your own, as "
-                        f"package.module:ClassName (a graphinfo.models.MIModel subclass) "
+                        f"package.module:ClassName or path/to/file.py:ClassName (a "
+                        f"graphinfo.models.MIModel subclass) "
                         f"(default: {DEFAULT_MODEL})")
     p.add_argument("--dataset", default=DEFAULT_DATASET,
                    help=f"dataset name, see `graphinfo datasets` (default: {DEFAULT_DATASET})")
@@ -425,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="any other argument of the model's constructor, repeatable, e.g. "
                         "--option negatives=2 (values are Python literals)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 0.001)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default: the model's)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay")
     p.add_argument("--estimator", default=None,
                    help="jsd | dv | nwj | infonce | mine (default: the model's)")
@@ -474,6 +496,8 @@ def _pretrain_distributed(args: argparse.Namespace, argv: list[str]) -> int:
     from graphinfo.models import model_class
 
     # Checked here, before any process starts, for a plain error message.
+    if ":" in args.model:
+        _importable_from_here()
     model = model_class(args.model)
     resolve_name(args.dataset)
     if model.level == "graph":

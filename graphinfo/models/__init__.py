@@ -9,6 +9,7 @@ the class's contract (:mod:`graphinfo.models.base`), never the name.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 from graphinfo.models.base import LEVELS, MIModel, ModelDefaults
@@ -36,7 +37,8 @@ def register_model(name: str, cls: type[MIModel]) -> type[MIModel]:
 
 def model_class(model: str | type[MIModel]) -> type[MIModel]:
     """The model class named by ``model``: a registered name (case-insensitive, ``-``/``_``
-    ignored), ``'package.module:ClassName'``, or a class (returned as it is).
+    ignored), ``'package.module:ClassName'``, ``'path/to/file.py:ClassName'``, or a class
+    (returned as it is).
 
     Raises:
         ValueError: For an unknown name, a module that cannot be imported or a missing class.
@@ -48,10 +50,11 @@ def model_class(model: str | type[MIModel]) -> type[MIModel]:
         raise TypeError(f"'model' must be a model name, 'module:Class' or a class, got "
                         f"{type(model).__name__}")
     elif ":" in model:
-        module_name, _, class_name = model.partition(":")
+        module_name, _, class_name = model.rpartition(":")
         try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
+            module = _import_file(module_name) if module_name.endswith(".py") \
+                else importlib.import_module(module_name)
+        except (ImportError, FileNotFoundError) as error:
             raise ValueError(f"Cannot import the module of model {model!r}: {error}") from error
         cls = getattr(module, class_name, None)
         if cls is None:
@@ -70,12 +73,44 @@ def model_class(model: str | type[MIModel]) -> type[MIModel]:
     return cls
 
 
+#: Modules imported from a file path are registered in ``sys.modules`` under this prefix.
+_FILE_MODULE_PREFIX = "graphinfo_user_model_"
+
+
+def _import_file(path: str) -> Any:
+    """The module of a Python file, imported once under a name derived from its path."""
+    import importlib.util
+    from pathlib import Path
+
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise FileNotFoundError(f"no file {path!r}")
+    name = _FILE_MODULE_PREFIX + "".join(c if c.isalnum() else "_" for c in str(file))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path!r} is not an importable Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def model_name(model: str | type[MIModel]) -> str:
-    """The name a model is recorded under: its registered name, else ``'module:Class'``."""
+    """The name a model is recorded under (and can be named by again): its registered name,
+    else ``'module:Class'``, or ``'path/to/file.py:Class'`` for a class loaded from a file."""
     cls = model_class(model)
     for name, registered in MODELS.items():
         if registered is cls:
             return name
+    module = sys.modules.get(cls.__module__)
+    if cls.__module__.startswith(_FILE_MODULE_PREFIX) and getattr(module, "__file__", None):
+        return f"{module.__file__}:{cls.__qualname__}"
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
