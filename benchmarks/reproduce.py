@@ -13,6 +13,7 @@ every seed, so an interrupted run keeps what it measured.
     python benchmarks/reproduce.py --root ../shared/data --seeds 10
     python benchmarks/reproduce.py --model gmi --root ../shared/data --seeds 10
     python benchmarks/reproduce.py --model infograph --root ../shared/data --seeds 5
+    python benchmarks/reproduce.py --merge a.json b.json --name reproduce_gmi   # split runs
 """
 from __future__ import annotations
 
@@ -233,6 +234,38 @@ def run_dataset(recipe: Recipe, name: str, seed: int, args: argparse.Namespace
                           fit_kwargs=fit_kwargs).metrics
 
 
+def merge(paths: list[str], out: Path, name: str) -> dict:
+    """Merges the reports of runs split over processes (``--first-seed``) into one: per-seed
+    rows joined per dataset (in seed order), summaries recomputed, every command listed."""
+    reports = [json.loads(Path(path).read_text()) for path in paths]
+    models = {report["model"] for report in reports}
+    if len(models) != 1:
+        raise SystemExit(f"--merge: the parts are of different models {sorted(models)}")
+    recipe = RECIPES[models.pop()]
+    merged = {**reports[0], "command": "` and `".join(r["command"] for r in reports),
+              "date": max(r["date"] for r in reports), "datasets": {}}
+    node = recipe.task == "node"
+    keys = ("test_acc", "valid_acc") if node else ("accuracy", "accuracy_std")
+    for report in reports:
+        for dataset, entry in report["datasets"].items():
+            target = merged["datasets"].setdefault(dataset, {"per_seed": [],
+                                                             "paper": entry.get("paper")})
+            target["per_seed"] += entry["per_seed"]
+    for dataset, entry in merged["datasets"].items():
+        seeds = [row["seed"] for row in entry["per_seed"]]
+        if len(set(seeds)) != len(seeds):
+            raise SystemExit(f"--merge: {dataset} has seeds {sorted(seeds)} more than once")
+        entry["per_seed"].sort(key=lambda row: row["seed"])
+        extra = ("selected_epoch",) if "selected_epoch" in entry["per_seed"][0] else ()
+        entry["summary"] = summarise(entry["per_seed"], (*keys, "epochs", "train_seconds",
+                                                         *extra))
+    save_json(merged, out / f"{name}.json")
+    text = markdown(merged, recipe)
+    atomic_write(out / f"{name}.md", lambda f: f.write(text), mode="w")
+    print(text)
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(RECIPES), default="dgi")
@@ -275,7 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", choices=("batch", "ema"), default="batch",
                         help="with --batch-size: the summary of each batch's seeds, or a moving "
                              "average of them (default: batch)")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="PART.json",
+                        help="merge the JSON reports of a run split over processes into "
+                             "--out/--name (nothing is trained)")
     args = parser.parse_args(argv)
+    if args.merge:
+        if args.name is None:
+            parser.error("--merge needs --name for the merged report")
+        merge(args.merge, Path(args.out), args.name)
+        return 0
     recipe = RECIPES[args.model]
     if args.batch_size is not None and args.model != "dgi":
         parser.error("--batch-size applies to --model dgi only")

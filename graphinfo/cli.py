@@ -140,6 +140,7 @@ def _importable_from_here() -> None:
 def pretrain(args: argparse.Namespace) -> int:
     from graphinfo.data import load_dataset
     from graphinfo.models import model_class
+    from graphinfo.models.base import model_level
 
     device = _check_device(args.device)
     if ":" in args.model:
@@ -151,15 +152,18 @@ def pretrain(args: argparse.Namespace) -> int:
     if distributed.is_main_process():
         distributed.barrier()
     if dataset.task == "graph":
-        if model.level == "node":
+        if model_level(model) == "node":
             raise SystemExit(f"error: model {args.model!r} learns node embeddings; dataset "
                              f"{args.dataset!r} is a graph-level dataset (graph-level models: "
                              f"{_levels_text('graph')})")
         return _pretrain_graphs(args, model, dataset, device)
-    if model.level == "graph" or dataset.data is None:
+    if model_level(model) == "graph":
         raise SystemExit(f"error: model {args.model!r} learns graph embeddings; dataset "
                          f"{args.dataset!r} is a {dataset.task}-level dataset (try a TU dataset "
                          f"such as 'mutag')")
+    if dataset.data is None:
+        raise SystemExit(f"error: dataset {args.dataset!r} holds no graph to learn node "
+                         f"embeddings of")
     return _pretrain_nodes(args, model, dataset, device)
 
 
@@ -283,6 +287,9 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     if args.patience is not None:
         raise ValueError(f"--patience applies to node-level models; {args.model!r} trains "
                          f"graph embeddings for a fixed number of epochs (--epochs)")
+    if distributed.is_distributed():
+        raise ValueError("training on several processes covers node embeddings; graph "
+                         "embeddings train on one process")
     graphs = dataset.dataset
     labels = graphs.y if getattr(graphs, "y", None) is not None else torch.cat(
         [graph.y for graph in graphs])
@@ -429,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default=None,
                    help="gcn | sage | gin | gat (default: the model's)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
-                   help="graph-level models: graphs per batch (default: 128); node-level models: "
+                   help="graph-level models: graphs per batch (default: the model's); "
+                        "node-level models: "
                         "train on neighbour-sampled mini-batches of this many seed nodes per "
                         "process (default: full-batch)")
     p.add_argument("--num-neighbors", type=_fanout, nargs="+", default=None,

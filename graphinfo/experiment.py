@@ -249,7 +249,7 @@ def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, 
         :class:`SeedRun` with metrics ``seed``, ``accuracy`` and ``accuracy_std`` (mean and
         standard deviation over the folds), ``epochs``, ``final_loss`` and ``train_seconds``.
     """
-    first = check_graphs(dataset, 1)
+    check_graphs(dataset, 1)
     labels = torch.as_tensor(labels).view(-1)
     if labels.numel() != len(dataset):
         raise ValueError(f"'labels' must hold one label per graph ({len(dataset)}), got "
@@ -258,8 +258,7 @@ def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, 
         raise ValueError(f"{model_class(model).__name__} learns node embeddings; run_graph_seed "
                          f"evaluates graph embeddings (use run_seed)")
     torch.manual_seed(seed)
-    model = build_model(model, in_channels=first.num_node_features, data=dataset,
-                        **(model_kwargs or {}))
+    model = build_model(model, data=dataset, **(model_kwargs or {}))
     started = time.perf_counter()
     history = fit_graphs(model, dataset, device=device, **(fit_kwargs or {}))
     seconds = time.perf_counter() - started

@@ -263,7 +263,7 @@ def sampled_gcn_edges(batch: Data, in_degree: Tensor | None = None, fill_value: 
     num_nodes = batch.num_nodes
     row, col = batch.edge_index
     if in_degree is not None:
-        degree = in_degree[batch.n_id].to(torch.float32)
+        degree = in_degree.to(batch.n_id.device)[batch.n_id].to(torch.float32)
     elif getattr(batch, "in_degree", None) is not None:
         degree = batch.in_degree.to(torch.float32)
     else:

@@ -4,8 +4,9 @@ training engine, :func:`graphinfo.train.train`.
 A source prepares itself once for a model and a device (:meth:`BatchSource.setup`), yields
 this process's batches of each epoch (:meth:`BatchSource.batches`), computes a batch's loss
 through the model contract (:meth:`BatchSource.loss`) and says how much each batch weighs in
-the epoch's mean loss. In a distributed run (:mod:`torch.distributed` initialised) every source
-gives each process its own share of the epoch; the engine wraps the model in
+the epoch's mean loss. In a distributed run (:mod:`torch.distributed` initialised) the sampling
+sources give each process its own share of the epoch (:class:`FullGraph` gives each the whole
+graph, whose corruptions then differ per process); the engine wraps the model in
 :class:`~torch.nn.parallel.DistributedDataParallel` and averages the losses.
 
 - :class:`FullGraph`: one step per epoch on the whole graph (a ``Data`` or ``HeteroData``,
@@ -23,7 +24,6 @@ gives each process its own share of the epoch; the engine wraps the model in
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -35,8 +35,6 @@ from torch_geometric.utils import subgraph
 from graphinfo import distributed
 from graphinfo.models.base import supports_subgraphs, training_loss
 from graphinfo.sampler import TorchNeighborSampler, neighbor_loader
-
-logger = logging.getLogger(__name__)
 
 #: Summary modes of :class:`NeighborBatches`.
 SUMMARY_MODES = ("batch", "ema")
@@ -144,7 +142,12 @@ class GraphBatches(BatchSource):
         batch_size: Graphs per batch (per process).
         shuffle: Reshuffle the graphs every epoch.
         seed: Seed of the shuffling order; ``None`` draws it from torch's global generator
-            (whose state a checkpoint keeps).
+            (whose state a checkpoint keeps). In a distributed run each process takes its
+            share of one order that all of them draw alike (PyG's ``DistributedSampler``,
+            seeded by ``seed``, 0 when ``None``, and the epoch); the graphs beyond a multiple
+            of the number of processes are left out of that epoch, and the lone-graph rule
+            applies to each process's share. Batch-norm statistics are rank 0's
+            (``DistributedDataParallel`` broadcasts buffers).
     """
 
     def __init__(self, graphs: Graphs, batch_size: int = 128, shuffle: bool = True,
@@ -154,13 +157,15 @@ class GraphBatches(BatchSource):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
         self.skip_single = batch_size > 1 and len(graphs) > 1
 
     def setup(self, model: torch.nn.Module, device: torch.device) -> None:
         from torch_geometric.loader import DataLoader
 
         super().setup(model, device)
+        # A fresh generator per run: a source trained twice shuffles the same way twice.
+        self.generator = torch.Generator().manual_seed(self.seed) \
+            if self.seed is not None else None
         self.sampler = None
         if distributed.is_distributed():
             from torch.utils.data.distributed import DistributedSampler
@@ -182,12 +187,13 @@ class GraphBatches(BatchSource):
             yield batch.to(self.device)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"loader_generator": self.generator.get_state()} \
-            if self.generator is not None else {}
+        generator = getattr(self, "generator", None)
+        return {"loader_generator": generator.get_state()} if generator is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.generator is not None and state.get("loader_generator") is not None:
-            self.generator.set_state(state["loader_generator"])
+        generator = getattr(self, "generator", None)
+        if generator is not None and state.get("loader_generator") is not None:
+            generator.set_state(state["loader_generator"])
 
 
 class SummaryTracker:
@@ -342,10 +348,10 @@ class NeighborBatches(BatchSource):
                             f"global_summary) (DGI does); {type(model).__name__} does not. "
                             f"Train it full-batch with graphinfo.train.fit")
         super().setup(model, device)
-        hops = int(getattr(model, "num_hops", 1))
+        hops = getattr(model, "num_hops", None)      # None: an encoder that does not say
         if self.num_neighbors is None:
-            self.fanout = [DEFAULT_FANOUT] * hops
-        elif len(self.num_neighbors) != hops:
+            self.fanout = [DEFAULT_FANOUT] * (hops or 1)
+        elif hops is not None and len(self.num_neighbors) != hops:
             raise ValueError(f"'num_neighbors' must give one count per encoder layer: the "
                              f"encoder has {hops} layer(s), got {len(self.num_neighbors)} "
                              f"count(s) {self.num_neighbors}")
@@ -355,6 +361,7 @@ class NeighborBatches(BatchSource):
         self.graph = hook(self.data) if callable(hook) else self.data
         self.sampler = TorchNeighborSampler(self.graph, self.fanout)
         self.in_degree = self.sampler.colptr[1:] - self.sampler.colptr[:-1]
+        self.tracker.average = None                  # no moving average from an earlier run
         if distributed.is_distributed():
             self.tracker.group = torch.distributed.new_group()  # apart from DDP's collectives
 
@@ -390,15 +397,24 @@ def induced_subgraph(data: Data, nodes: Tensor) -> Data:
     """The subgraph of ``data`` induced by ``nodes`` (relabelled ``0 .. len(nodes) - 1`` in the
     given order) in every view: each ``*edge_index`` attribute keeps its edges between the
     nodes, with the attributes of the same prefix (``<prefix>edge_weight``,
-    ``<prefix>edge_attr``); node-level attributes are indexed, the rest copied."""
+    ``<prefix>edge_attr``) and, for the main ``edge_index``, every attribute PyG counts as
+    edge-level (``edge_type`` ...); node-level attributes are indexed, the rest copied."""
     num_nodes = data.num_nodes
+    if getattr(data, "edge_index", None) is not None:
+        nodes = nodes.to(data.edge_index.device)
     out = copy.copy(data)
     edge_sets = [key for key in data.keys() if key.endswith("edge_index")]
+    view_keys = {f"{key[:-len('edge_index')]}{suffix}" for key in edge_sets
+                 if key != "edge_index" for suffix in ("edge_index", "edge_weight", "edge_attr")}
     edge_keys: set[str] = set()
     for key in edge_sets:
         prefix = key[: -len("edge_index")]
         companions = [name for name in (f"{prefix}edge_weight", f"{prefix}edge_attr")
                       if name in data]
+        if key == "edge_index":
+            companions += [name for name in data.keys() if name not in companions
+                           and name not in view_keys and name != key
+                           and data.is_edge_attr(name)]
         edge_keys.update([key, *companions])
         edge_index, _, mask = subgraph(nodes, data[key], relabel_nodes=True,
                                        num_nodes=num_nodes, return_edge_mask=True)
@@ -429,8 +445,9 @@ class SubgraphWindows(BatchSource):
         mode: ``'contiguous'``: ``size`` consecutive node ids from a random start, as the
             MVGRL authors' code samples; ``'random'``: ``size`` nodes drawn without
             replacement.
-        seed: Seeds the windows (each process adds its rank); ``None`` draws from torch's
-            global generator.
+        seed: Seeds the windows of each epoch (with the epoch and the process's rank, so a
+            resumed run draws the windows an uninterrupted one would); ``None`` draws from
+            torch's global generator.
     """
 
     def __init__(self, data: Data, size: int, steps: int = 1, mode: str = "contiguous",
@@ -445,26 +462,17 @@ class SubgraphWindows(BatchSource):
         if mode not in ("contiguous", "random"):
             raise ValueError(f"'mode' must be 'contiguous' or 'random', got {mode!r}")
         self.data, self.size, self.steps, self.mode, self.seed = data, size, steps, mode, seed
-        self.generator = None if seed is None else \
-            torch.Generator().manual_seed(seed + 1_000_003 * distributed.rank())
 
-    def window(self) -> Tensor:
-        """The node ids of one window."""
+    def window(self, generator: torch.Generator | None = None) -> Tensor:
+        """The node ids of one window, drawn from ``generator`` (default: torch's global)."""
         num_nodes = self.data.num_nodes
         if self.mode == "contiguous":
-            start = int(torch.randint(0, num_nodes - self.size + 1, (1,),
-                                      generator=self.generator))
+            start = int(torch.randint(0, num_nodes - self.size + 1, (1,), generator=generator))
             return torch.arange(start, start + self.size)
-        return torch.randperm(num_nodes, generator=self.generator)[:self.size]
+        return torch.randperm(num_nodes, generator=generator)[:self.size]
 
     def batches(self, epoch: int) -> Iterable[Any]:
+        generator = None if self.seed is None else torch.Generator().manual_seed(
+            (self.seed * 1_000_003 + epoch) * 7919 + distributed.rank())
         for _ in range(self.steps):
-            yield induced_subgraph(self.data, self.window()).to(self.device)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"window_generator": self.generator.get_state()} \
-            if self.generator is not None else {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.generator is not None and state.get("window_generator") is not None:
-            self.generator.set_state(state["window_generator"])
+            yield induced_subgraph(self.data, self.window(generator)).to(self.device)

@@ -14,8 +14,9 @@ The batch sources (:mod:`graphinfo.sources`) plug into it: :class:`~graphinfo.so
 :class:`~graphinfo.sources.GraphBatches` (whole graphs), :class:`~graphinfo.sources.NeighborBatches`
 (neighbour-sampled subgraphs) and :class:`~graphinfo.sources.SubgraphWindows` (node windows). In a
 distributed run (:mod:`graphinfo.distributed`) the engine wraps the model in
-:class:`~torch.nn.parallel.DistributedDataParallel`, each source gives every process its share,
-losses are averaged over processes (so all stop together) and only rank 0 writes checkpoints.
+:class:`~torch.nn.parallel.DistributedDataParallel`, the sampling sources give every process its
+share, losses are averaged over processes (so all stop together), only rank 0 writes
+checkpoints, and a checkpoint keeps every process's random state.
 
 One :class:`EarlyStopping` object keeps the best score and the weights that produced it, for the
 loss here and for selection on the validation split
@@ -346,6 +347,37 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
     if device.type == "cpu" and allocator_tuning_enabled():
         tune_cpu_allocator()
     source.setup(model, device)
+    try:
+        return _run(model, source, device, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                    patience=patience, min_delta=min_delta, restore_best=restore_best,
+                    optimizer=optimizer, progress=progress, callbacks=callbacks,
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
+    finally:
+        source.close()
+
+
+#: Checkpoint keys of the engine; a source's state may not use them.
+CHECKPOINT_KEYS = ("format", "model", "optimizer", "best_state", "bad_epochs", "history",
+                   "rng", "rng_per_rank")
+
+
+def _rng_states() -> dict[str, Any]:
+    """This process's generator states and, in a distributed run, every process's (gathered
+    on all of them: call it on every rank)."""
+    own = _rng_state()
+    if not distributed.is_distributed():
+        return {"rng": own}
+    states: list[Any] = [None] * distributed.world_size()
+    torch.distributed.all_gather_object(states, own)
+    return {"rng": own, "rng_per_rank": states}
+
+
+def _run(model: torch.nn.Module, source: BatchSource, device: torch.device, *, epochs: int,
+         lr: float, weight_decay: float, patience: int | None, min_delta: float,
+         restore_best: bool, optimizer: torch.optim.Optimizer | None, progress: bool | None,
+         callbacks: Sequence[Callback], checkpoint: str | os.PathLike | None,
+         checkpoint_every: int, resume: bool) -> History:
+    """The loop of :func:`train`, once the source is set up (see there)."""
     step: torch.nn.Module = LossStep(model, source)
     if distributed.is_distributed():
         from torch.nn.parallel import DistributedDataParallel
@@ -371,29 +403,44 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
         if last_good is not None:
             copy_state(model.state_dict(), into=last_good)
         source.load_state_dict(state)
-        if not distributed.is_distributed():   # each process has its own generator otherwise
+        per_rank = state.get("rng_per_rank")
+        if not distributed.is_distributed():
             _set_rng_state(state["rng"])
+        elif per_rank is not None and len(per_rank) == distributed.world_size():
+            _set_rng_state(per_rank[distributed.rank()])   # each process its own generators
+        else:
+            logger.warning("the checkpoint holds no random state for %d processes; each "
+                           "process keeps its own", distributed.world_size())
         start_epoch = history.resumed_from_epoch = history.epochs
         logger.info("resumed from %s at epoch %d", checkpoint, start_epoch)
 
     def save_checkpoint() -> None:
-        if checkpoint is None or not distributed.is_main_process():
+        if checkpoint is None:
+            return
+        rng = _rng_states()             # a collective in a distributed run: on every rank
+        if not distributed.is_main_process():
             return
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             logger.warning("weights are not finite; keeping the previous checkpoint %s",
                            checkpoint)
             return
+        source_state = source.state_dict()
+        clash = sorted(set(source_state) & set(CHECKPOINT_KEYS))
+        if clash:
+            raise ValueError(f"{type(source).__name__}.state_dict() uses the checkpoint keys "
+                             f"{clash} of the engine; rename them")
         save_torch({"format": "graphinfo-checkpoint/1", "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "best_state": stopper.best_state,
                     "bad_epochs": stopper.bad_epochs, "history": history.as_dict(),
-                    "rng": _rng_state(), **source.state_dict()}, checkpoint)
+                    **rng, **source_state}, checkpoint)
 
     def diverged(value: float, epoch: int, index: int) -> TrainingDivergedError:
         where = f"epoch {epoch}" if source.single_step else f"epoch {epoch}, batch {index}"
         if restore_best:
             stopper.restore(model)
             state_text = (f"its best state (epoch {history.best_epoch}, loss "
-                          f"{history.best_loss:.6g})")
+                          f"{history.best_loss:.6g})" if history.best_epoch >= 0
+                          else "its initial weights")
         else:
             assert last_good is not None
             model.load_state_dict(last_good)
@@ -448,7 +495,6 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
                 break
     finally:
         bar.close()
-        source.close()
     save_checkpoint()  # the latest state, to resume from; then hand back the best one
     if restore_best:
         stopper.restore(model)
@@ -500,7 +546,6 @@ def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
         TrainingDivergedError: When a batch's loss is NaN or infinite; the model is reset to
             its weights at the end of the last complete epoch (the initial ones in epoch 0).
     """
-    check_loop_arguments(epochs=epochs, patience=None)
     return train(model, GraphBatches(graphs, batch_size=batch_size, shuffle=shuffle, seed=seed),
                  epochs=epochs, lr=lr, weight_decay=weight_decay, patience=None,
                  restore_best=False, optimizer=optimizer, device=device, progress=progress,
@@ -583,9 +628,10 @@ def embed_graphs(model: torch.nn.Module, graphs: Graphs, *, batch_size: int = 51
     # generator keeps torch's global one untouched, so embedding between training epochs (e.g.
     # from a callback) does not change how training continues.
     loader = DataLoader(graphs, batch_size=batch_size, shuffle=False, generator=torch.Generator())
-    level = "node" if nodes else "graph"
     for batch in loader:
-        parts.append(embed_data(model, batch.to(device), level=level).cpu())
+        batch = batch.to(device)
+        parts.append((embed_data(model, batch, level="node") if nodes
+                      else embed_data(model, batch)).cpu())
     return torch.cat(parts, dim=0)
 
 

@@ -95,3 +95,33 @@ def test_init_from_env_names_missing_variables(monkeypatch):
         distributed.init_from_env()
     assert not distributed.is_distributed() and distributed.world_size() == 1
     assert distributed.all_reduce_scalar(2.5) == 2.5
+
+
+def _resume_worker(out: str, epochs: int, resume: bool) -> None:
+    distributed.init_from_env("cpu")
+    try:
+        torch.set_num_threads(1)
+        data = _graph()
+        torch.manual_seed(0)
+        model = DGI(16, in_channels=data.num_features)
+        torch.manual_seed(100 + distributed.rank())
+        history = fit_minibatch(model, data, batch_size=64, num_neighbors=[5], epochs=epochs,
+                                patience=None, checkpoint=Path(out) / "ckpt.pt", resume=resume)
+        if distributed.is_main_process():
+            torch.save(history.losses, Path(out) / f"losses-{epochs}-{resume}.pt")
+    finally:
+        distributed.destroy()
+
+
+def test_a_resumed_two_process_run_equals_an_uninterrupted_one(tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    whole.mkdir()
+    parts.mkdir()
+    distributed.launch(2, _resume_worker, str(whole), 4, False)
+    distributed.launch(2, _resume_worker, str(parts), 2, False)
+    distributed.launch(2, _resume_worker, str(parts), 4, True)
+    reference = torch.load(whole / "losses-4-False.pt")
+    resumed = torch.load(parts / "losses-4-True.pt")
+    assert len(resumed) == 4
+    # Each process's sampling and corruption continued from its own saved random state.
+    assert resumed == pytest.approx(reference, rel=1e-6)

@@ -223,3 +223,27 @@ def test_the_entry_points_are_importable_from_graphinfo_train():
     assert graphinfo.train.embed_layerwise is embed_layerwise
     with pytest.raises(AttributeError, match="has no attribute 'fit_minibatches'"):
         graphinfo.train.fit_minibatches  # noqa: B018
+
+
+def test_an_encoder_that_does_not_say_its_depth_takes_the_fanout_it_is_given(planted):
+    from torch_geometric.nn import GCN
+
+    class Opaque(torch.nn.Module):       # two layers, and no num_layers attribute
+        def __init__(self):
+            super().__init__()
+            self.gnn = GCN(planted.num_features, 16, num_layers=2)
+
+        def forward(self, x, edge_index, *args):
+            return self.gnn(x, edge_index)
+
+    torch.manual_seed(0)
+    model = DGI(16, encoder=Opaque())
+    history = fit_minibatch(model, planted, batch_size=100, num_neighbors=[5, 5], epochs=2,
+                            patience=None)
+    assert history.epochs == 2 and model.num_hops is None
+
+
+def test_a_gcn_on_a_subgraph_without_full_graph_degrees_is_refused(planted):
+    batch = Data(x=planted.x, edge_index=planted.edge_index, batch_size=10)
+    with pytest.raises(ValueError, match="needs the full graph's in-degree"):
+        _dgi(planted).subgraph_inputs(batch)

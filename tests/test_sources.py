@@ -89,3 +89,14 @@ def test_windows_are_reproducible_and_of_the_asked_size(planted, mode):
         SubgraphWindows(planted, size=301)
     with pytest.raises(ValueError, match="'mode' must be 'contiguous' or 'random'"):
         SubgraphWindows(planted, size=3, mode="bfs")
+
+
+def test_induced_subgraphs_keep_every_edge_attribute_aligned(planted):
+    data = planted.clone()
+    data.edge_type = torch.arange(planted.num_edges) % 3
+    nodes = torch.arange(0, 300, 2)
+    window = induced_subgraph(data, nodes)
+    _, _, mask = subgraph(nodes, planted.edge_index, relabel_nodes=True,
+                          num_nodes=300, return_edge_mask=True)
+    assert torch.equal(window.edge_type, data.edge_type[mask])
+    assert window.edge_type.numel() == window.edge_index.size(1)

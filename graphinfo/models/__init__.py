@@ -85,7 +85,10 @@ def _import_file(path: str) -> Any:
     file = Path(path).resolve()
     if not file.is_file():
         raise FileNotFoundError(f"no file {path!r}")
-    name = _FILE_MODULE_PREFIX + "".join(c if c.isalnum() else "_" for c in str(file))
+    import hashlib
+
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:16]
+    name = f"{_FILE_MODULE_PREFIX}{digest}_{''.join(c if c.isalnum() else '_' for c in file.stem)}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, file)

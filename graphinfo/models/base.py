@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
-from torch_geometric.data import HeteroData
+from torch_geometric.data import Data, HeteroData
 from torch_geometric.nn.inits import reset
 
 from graphinfo.estimators import ESTIMATORS
@@ -96,7 +96,8 @@ def feature_size(data: Any) -> int:
         raise ValueError("a HeteroData has one feature size per node type: the model must "
                          "define from_data(data, ...) to read what it needs")
     x = getattr(data, "x", None)
-    if x is None and hasattr(data, "__getitem__") and hasattr(data, "__len__") and len(data):
+    if x is None and not isinstance(data, Data) and hasattr(data, "__getitem__") \
+            and hasattr(data, "__len__") and len(data):
         x = getattr(data[0], "x", None)
     if x is None or x.dim() != 2:
         raise ValueError(f"cannot read a node feature size from {type(data).__name__}: expected "
@@ -204,10 +205,12 @@ class MIModel(torch.nn.Module):
         return hook(data) if callable(hook) else data
 
     @property
-    def num_hops(self) -> int:
-        """How many hops of neighbours one embedding depends on (the encoder's layers)."""
+    def num_hops(self) -> int | None:
+        """How many hops of neighbours one embedding depends on (the encoder's layers), or
+        ``None`` when the encoder does not say (mini-batch sampling then needs
+        ``num_neighbors``, or samples one hop)."""
         layers = getattr(self.encoder, "num_layers", None)
-        return layers if isinstance(layers, int) and layers > 0 else 1
+        return layers if isinstance(layers, int) and layers > 0 else None
 
     @torch.no_grad()
     def embed_data(self, data: Any, *, level: str | None = None, layerwise: bool = False,
@@ -229,8 +232,8 @@ class MIModel(torch.nn.Module):
                 return layers(*args, chunk_size=chunk_size)
             finally:
                 self.train(was_training)
-        if level is not None:
-            kwargs["level"] = level
+        if level is not None and level != self.level:
+            kwargs["level"] = level        # a 'both' model, or node embeddings of graph batches
         return self.embed(*args, **kwargs)
 
     # -- shared machinery ---------------------------------------------------------------------
@@ -327,12 +330,6 @@ def supports_subgraphs(model: Any) -> bool:
     return callable(method) and method is not MIModel.subgraph_loss
 
 
-def model_inputs(model: Any, data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """``model.inputs(data)``, or :func:`default_inputs` for a plain module."""
-    method = getattr(model, "inputs", None)
-    return method(data) if callable(method) else default_inputs(data)
-
-
 def embed_data(model: torch.nn.Module, data: Any, **kwargs: Any) -> Tensor:
     """``model.embed_data(data, **kwargs)``, or ``model.embed(*args, **kw)`` on
     :func:`default_inputs` for a plain module with an ``embed`` method."""
@@ -347,8 +344,8 @@ def constructor_kwargs(cls: type, *, hidden_channels: int | None = None,
                        num_layers: int | None = None, encoder: Any = None,
                        estimator: Any = None, **options: Any) -> dict[str, Any]:
     """Maps the generic settings onto the constructor of ``cls`` (see :meth:`MIModel.build`);
-    ``None`` settings are left out. ``num_layers`` falls back to the model's
-    :attr:`~MIModel.defaults` so that the recorded configuration says what ran."""
+    ``None`` settings are left out (the model's own defaults apply; :func:`describe_settings`
+    says what they are)."""
     parameters = inspect.signature(cls).parameters
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     name = cls.__name__

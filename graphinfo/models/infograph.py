@@ -111,6 +111,7 @@ class InfoGraph(MIModel):
             torch.nn.Linear(channels, channels), torch.nn.ReLU(),
             torch.nn.Linear(channels, channels), torch.nn.ReLU(),
             torch.nn.Linear(channels, 1)) if prior else None
+        self._register_load_state_dict_pre_hook(self._load_earlier_keys)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -129,6 +130,25 @@ class InfoGraph(MIModel):
                 torch.nn.init.xavier_uniform_(module.weight)
                 if module.bias is not None:
                     torch.nn.init.zeros_(module.bias)
+
+    def _load_earlier_keys(self, state_dict: dict[str, Tensor], prefix: str,
+                           *args: Any) -> None:
+        # graphinfo 0.1's InfoGraph kept the projection heads at the top level and plain
+        # BatchNorm1d layers in its encoder: rename those keys to today's.
+        for key in list(state_dict):
+            name = key[len(prefix):] if key.startswith(prefix) else None
+            if name is None:
+                continue
+            if name.startswith(("local_projection.", "global_projection.")):
+                state_dict[f"{prefix}discriminator.{name}"] = state_dict.pop(key)
+                continue
+            parts = name.split(".")
+            if len(parts) == 4 and parts[:2] == ["encoder", "norms"] and parts[3] in (
+                    "weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+                norm = self.encoder.norms[int(parts[2])]
+                if isinstance(getattr(norm, "module", None), torch.nn.BatchNorm1d):
+                    state_dict[f"{prefix}encoder.norms.{parts[2]}.module.{parts[3]}"] = \
+                        state_dict.pop(key)
 
     @staticmethod
     def _batch(x: Tensor, batch: Tensor | None) -> Tensor:

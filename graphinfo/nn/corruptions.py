@@ -47,15 +47,19 @@ def _check_probability(name: str, p: float) -> None:
 
 
 @contextmanager
-def drawing_from(generator: torch.Generator | None) -> Iterator[None]:
+def drawing_from(generator: torch.Generator | None,
+                 device: torch.device | None = None) -> Iterator[None]:
     """Makes torch's global CPU generator draw from ``generator`` inside the block (and
     advances ``generator`` by what was drawn); nothing changes when it is ``None``. Lets PyG's
-    utilities, which take no generator, draw reproducibly from one."""
+    utilities, which take no generator, draw reproducibly from one. They draw on the device of
+    the tensor they get, so the tensors (``device``) must be on the CPU too."""
     if generator is None:
         yield
         return
-    if generator.device.type != "cpu":
-        raise ValueError(f"'generator' must be a CPU generator, got one on {generator.device}")
+    if generator.device.type != "cpu" or (device is not None and device.type != "cpu"):
+        raise ValueError(f"a 'generator' drives the augmentations of CPU tensors only (with a "
+                         f"generator on {generator.device} and tensors on {device}); leave it "
+                         f"out to draw from torch's generator of the device")
     with torch.random.fork_rng(devices=[]):
         torch.set_rng_state(generator.get_state())
         yield
@@ -135,7 +139,7 @@ class ShuffleNodes(Augmentation):
         out = copy.copy(view)
         batch = getattr(view, "batch", None)
         if batch is not None:
-            with drawing_from(self.generator):
+            with drawing_from(self.generator, view.x.device):
                 out.x = shuffle_node(view.x, batch)[0]
         else:
             out.x = view.x.index_select(0, self.permutation(view.x.size(0), view.x.device))
@@ -167,7 +171,7 @@ class DropEdges(Augmentation):
             raise ValueError("DropEdges needs a view with an 'edge_index'")
         edge_keys = [key for key in view.keys()
                      if key != "edge_index" and view.is_edge_attr(key)]
-        with drawing_from(self.generator):
+        with drawing_from(self.generator, edge_index.device):
             kept, mask = dropout_edge(edge_index, p=self.p,
                                       force_undirected=self.force_undirected)
         out = copy.copy(view)
@@ -207,7 +211,7 @@ class MaskFeatures(Augmentation):
 
     def augment(self, view: Data) -> Data:
         out = copy.copy(view)
-        with drawing_from(self.generator):
+        with drawing_from(self.generator, view.x.device):
             out.x = mask_feature(view.x, p=self.p, mode=self._MODES[self.mode],
                                  fill_value=self.fill_value)[0]
         return out

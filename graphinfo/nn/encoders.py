@@ -546,7 +546,12 @@ class GCNEncoder(GNNEncoder):
         graph's in-degree of its nodes (``batch.in_degree``, set by
         :class:`graphinfo.sources.NeighborBatches`): weights that keep the full graph's GCN
         normalisation (see the class docstring)."""
-        if self.add_self_loops and getattr(batch, "in_degree", None) is not None:
+        if self.add_self_loops:
+            if getattr(batch, "in_degree", None) is None:
+                raise ValueError("GCNEncoder on a sampled subgraph needs the full graph's "
+                                 "in-degree of its nodes ('batch.in_degree', as "
+                                 "graphinfo.sources.NeighborBatches sets it) to keep the full "
+                                 "graph's normalisation")
             return (batch.x, *sampled_gcn_edges(batch))
         if not self._warned_unnormalised_sampling:
             logger.warning("GCNEncoder(add_self_loops=False) on sampled batches normalises by "

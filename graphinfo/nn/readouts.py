@@ -42,7 +42,8 @@ class Readout(torch.nn.Module):
 
     def pool(self, z: Tensor, batch: Tensor | None) -> Tensor:
         if batch is None:
-            return _WHOLE_GRAPH[type(self.aggr)](z)
+            whole = _WHOLE_GRAPH.get(type(self.aggr))
+            return whole(z) if whole is not None else self.aggr(z)[0]
         return self.aggr(z, batch)
 
     def forward(self, z: Tensor, *args: Any, batch: Tensor | None = None, **kwargs: Any) -> Tensor:

@@ -153,3 +153,17 @@ def test_reset_parameters_gives_xavier_weights_and_is_reproducible():
         if isinstance(module, torch.nn.Linear):
             bound = (6.0 / (module.in_features + module.out_features)) ** 0.5
             assert module.weight.abs().max() <= bound and not module.bias.any()
+
+
+def test_weights_saved_by_graphinfo_0_1_load():
+    torch.manual_seed(0)
+    model = InfoGraph(3, hidden_channels=8, num_layers=2)
+    earlier = {}
+    for key, value in model.state_dict().items():   # the key names of graphinfo 0.1
+        key = key.replace("discriminator.", "").replace(".module.", ".")
+        earlier[key] = value.clone()
+    assert "local_projection.shortcut.weight" in earlier and "encoder.norms.0.weight" in earlier
+    torch.manual_seed(1)
+    fresh = InfoGraph(3, hidden_channels=8, num_layers=2)
+    fresh.load_state_dict(earlier)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in fresh.state_dict().items())
