@@ -51,8 +51,14 @@ class Recipe:
 
 
 def _dgi_model(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
-    return {"hidden_channels": args.hidden or 512, "estimator": args.estimator,
-            "fast_path": not args.general_path}
+    kwargs = {"hidden_channels": args.hidden or 512, "estimator": args.estimator,
+              "fast_path": not args.general_path}
+    if args.authors_init:
+        # The DGI authors' code (github.com/PetarV-/DGI): torch.nn.Bilinear critic (Xavier,
+        # zero bias) and one PReLU slope shared by all channels.
+        kwargs.update(discriminator_kwargs={"bias": True, "init": "bilinear_xavier"},
+                      encoder_kwargs={"act_kwargs": {"num_parameters": 1}})
+    return kwargs
 
 
 def _gmi_layers(dataset: str) -> int:
@@ -172,6 +178,11 @@ def markdown(report: dict, recipe: Recipe) -> str:
                       f"probe's validation accuracy is measured and the best epoch's weights "
                       f"are kept; training stops after {patience} checks without improvement "
                       f"(or by the loss-based early stopping, whichever comes first).")
+    if report["settings"].get("authors_init"):
+        lines[-1] += (" Initialisation of the DGI authors' code: a torch.nn.Bilinear critic "
+                      "(Xavier-uniform weight, learnable bias from 0) and one PReLU slope shared "
+                      "by all channels (graphinfo's default: PyG's uniform critic without bias, "
+                      "one slope per channel).")
     if report["settings"].get("general_path"):
         lines[-1] += (" Execution path: general (DGI(fast_path=False): the encoder runs twice "
                       "with PyG's message passing).")
@@ -299,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--general-path", action="store_true",
                         help="DGI only: train with DGI(fast_path=False), the encoder run twice "
                              "with PyG's message passing (to compare against the fast path)")
+    parser.add_argument("--authors-init", action="store_true",
+                        help="DGI only: the critic and PReLU of the DGI authors' code (bilinear "
+                             "with bias, Xavier init, one PReLU slope) instead of PyG's")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="DGI only: train on neighbour-sampled mini-batches of this many seed "
                              "nodes (graphinfo.minibatch.fit_minibatch; default: full-batch)")
@@ -324,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--num-neighbors and --summary apply with --batch-size only")
     if args.general_path and args.model != "dgi":
         parser.error("--general-path applies to --model dgi only")
+    if args.authors_init and args.model != "dgi":
+        parser.error("--authors-init applies to --model dgi only")
     if args.variant != "mean" and args.model != "gmi":
         parser.error("--variant applies to --model gmi only")
     if args.select_every is not None and recipe.task != "node":

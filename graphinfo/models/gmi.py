@@ -238,7 +238,9 @@ class GMI(MIModel):
     def _feature_scores(self, x: Tensor, z: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
         if isinstance(self.discriminator, BilinearDiscriminator):
             projected = self._projected_features(x)
-            return pair_dot(z, rows, projected, cols)
+            scores = pair_dot(z, rows, projected, cols)
+            bias = self.discriminator.bias
+            return scores if bias is None else scores + bias
         dense = x.to_dense() if x.layout != torch.strided else x
         return self.discriminator(z.index_select(0, rows), dense.index_select(0, cols))
 

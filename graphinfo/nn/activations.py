@@ -87,7 +87,8 @@ class PReLU(torch.nn.PReLU):
 
 
 ACTIVATIONS: dict[str, Callable[..., torch.nn.Module]] = {
-    "prelu": lambda channels, **kwargs: PReLU(channels, **kwargs),
+    "prelu": lambda channels, num_parameters=None, **kwargs: PReLU(
+        channels if num_parameters is None else num_parameters, **kwargs),
     "relu": lambda channels, **kwargs: torch.nn.ReLU(**kwargs),
     "elu": lambda channels, **kwargs: torch.nn.ELU(**kwargs),
     "identity": lambda channels: torch.nn.Identity(),
@@ -96,7 +97,8 @@ ACTIVATIONS: dict[str, Callable[..., torch.nn.Module]] = {
 
 def make_activation(activation: str | torch.nn.Module | None, channels: int,
                     **kwargs: Any) -> torch.nn.Module:
-    """Resolves an activation name (``'prelu'`` with one slope per channel, ``'relu'``,
+    """Resolves an activation name (``'prelu'`` with one slope per channel, or
+    ``num_parameters=1`` for one shared slope as the DGI authors' code has, ``'relu'``,
     ``'elu'``, ``'identity'``; any other name through PyG's activation resolver, e.g.
     ``'gelu'``, ``'leaky_relu'``, ``'tanh'``) with ``kwargs``, or returns the given module;
     ``None`` means identity."""

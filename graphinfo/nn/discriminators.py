@@ -35,28 +35,48 @@ class BilinearDiscriminator(torch.nn.Module):
     r"""Bilinear critic of Deep Graph Infomax:
 
     .. math::
-        T(\mathbf{h}_i, \mathbf{s}) = \mathbf{h}_i^{\top} \mathbf{W} \mathbf{s}.
+        T(\mathbf{h}_i, \mathbf{s}) = \mathbf{h}_i^{\top} \mathbf{W} \mathbf{s} \; (+\, b).
 
     With a shared summary :math:`\mathbf{W}\mathbf{s}` is computed once, so scoring costs one
-    matrix–vector product. The weight is named ``weight`` and initialised as in
-    :class:`torch_geometric.nn.DeepGraphInfomax`, :math:`\mathcal{U}(-1/\sqrt{F}, 1/\sqrt{F})`.
+    matrix–vector product. The weight is named ``weight``.
 
     Args:
         channels (int): Size :math:`F_z` of each node embedding.
         summary_channels (int, optional): Size :math:`F_s` of the summary; defaults to
             ``channels``.
+        bias (bool, optional): Add a learnable bias :math:`b` (initially 0), as the
+            ``torch.nn.Bilinear`` of the DGI authors' code does. (default: ``False``, as
+            :class:`torch_geometric.nn.DeepGraphInfomax`)
+        init (str, optional): ``'pyg'``: :math:`\mathcal{U}(-1/\sqrt{F_z}, 1/\sqrt{F_z})`, as
+            :class:`torch_geometric.nn.DeepGraphInfomax`; ``'bilinear_xavier'``: Xavier-uniform
+            of a ``torch.nn.Bilinear(F_z, F_s, 1)`` weight, bound
+            :math:`\sqrt{6 / (F_z F_s + F_s)}`, as the DGI authors' code
+            (github.com/PetarV-/DGI, ``layers/discriminator.py``). (default: :obj:`'pyg'`)
     """
 
-    def __init__(self, channels: int, summary_channels: int | None = None) -> None:
+    INITS = ("pyg", "bilinear_xavier")
+
+    def __init__(self, channels: int, summary_channels: int | None = None, bias: bool = False,
+                 init: str = "pyg") -> None:
         super().__init__()
+        if init not in self.INITS:
+            raise ValueError(f"'init' must be one of {self.INITS}, got {init!r}")
         self.channels = channels
         self.summary_channels = summary_channels or channels
+        self.init = init
         self.weight = Parameter(torch.empty(channels, self.summary_channels))
+        self.bias = Parameter(torch.zeros(())) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.channels)
+        if self.init == "pyg":
+            bound = 1.0 / math.sqrt(self.channels)
+        else:
+            bound = math.sqrt(6.0 / (self.channels * self.summary_channels
+                                     + self.summary_channels))
         torch.nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            torch.nn.init.zeros_(self.bias)
 
     def forward(self, z: Tensor, summary: Tensor) -> Tensor:
         _check_pair(z, summary)
@@ -65,14 +85,17 @@ class BilinearDiscriminator(torch.nn.Module):
                              f"{self.channels} with summaries of size {self.summary_channels}, "
                              f"got {z.size(-1)} and {summary.size(-1)}")
         if summary.dim() == 1:
-            return z @ (self.weight @ summary)
-        return ((z @ self.weight) * summary).sum(dim=-1)
+            scores = z @ (self.weight @ summary)
+        else:
+            scores = ((z @ self.weight) * summary).sum(dim=-1)
+        return scores if self.bias is None else scores + self.bias
 
     def pairwise(self, z: Tensor, summaries: Tensor) -> Tensor:
         r"""Logits of every node against every summary, :math:`\mathbf{Z}\mathbf{W}
         \mathbf{S}^\top`, :math:`(N, B)`."""
         _check_pairwise(z, summaries)
-        return z @ (self.weight @ summaries.t())
+        scores = z @ (self.weight @ summaries.t())
+        return scores if self.bias is None else scores + self.bias
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, {self.summary_channels})"
@@ -251,8 +274,8 @@ def _check_pairwise(z: Tensor, summaries: Tensor) -> None:
 
 
 DISCRIMINATORS: dict[str, Callable[..., torch.nn.Module]] = {
-    "bilinear": lambda channels, summary_channels=None: BilinearDiscriminator(
-        channels, summary_channels),
+    "bilinear": lambda channels, summary_channels=None, **kwargs: BilinearDiscriminator(
+        channels, summary_channels, **kwargs),
     "inner_product": lambda channels, summary_channels=None: InnerProductDiscriminator(),
     "cosine": lambda channels, summary_channels=None, **kwargs: CosineDiscriminator(**kwargs),
     "mlp": lambda channels, summary_channels=None, **kwargs: MLPDiscriminator(

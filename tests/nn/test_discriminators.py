@@ -75,3 +75,23 @@ def test_discriminator_kwargs():
     assert make_discriminator("mlp", 4, hidden_channels=9).hidden_channels == 9
     with pytest.raises(ValueError, match="'discriminator_kwargs'"):
         make_discriminator(BilinearDiscriminator(4), 4, temperature=0.2)
+
+
+def test_the_dgi_authors_bilinear_critic_has_a_bias_and_their_initialisation():
+    torch.manual_seed(0)
+    critic = BilinearDiscriminator(512, bias=True, init="bilinear_xavier")
+    bilinear = torch.nn.Bilinear(512, 512, 1)
+    torch.nn.init.xavier_uniform_(bilinear.weight)
+    bound = (6.0 / (512 * 512 + 512)) ** 0.5
+    assert critic.weight.abs().max() <= bound and critic.weight.abs().max() > 0.9 * bound
+    assert bilinear.weight.abs().max() <= bound         # the same bound as torch's Bilinear
+    with torch.no_grad():
+        bilinear.weight.copy_(critic.weight.unsqueeze(0))
+        critic.bias.fill_(0.3)
+        bilinear.bias.fill_(0.3)
+    z, s = torch.randn(5, 512), torch.randn(512)
+    assert torch.allclose(critic(z, s), bilinear(z, s.expand(5, 512)).squeeze(-1), atol=1e-5)
+    assert torch.allclose(critic.pairwise(z, s.unsqueeze(0))[:, 0], critic(z, s), atol=1e-5)
+    assert "bias" not in BilinearDiscriminator(4).state_dict()
+    with pytest.raises(ValueError, match="'init' must be one of"):
+        BilinearDiscriminator(4, init="normal")
