@@ -149,8 +149,19 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (float results of multi-epoch runs differ between CPU types)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> str:
-    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+    return (f"{_cpu_model()}, {torch.get_num_threads()} threads, "
             f"Python {platform.python_version()}, torch {torch.__version__}, "
             f"graphinfo {__version__}")
 
