@@ -77,9 +77,12 @@ def _node_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
             "progress": False}
 
 
+#: GMI's epoch budget: the authors' execute.py trains for at most 550 epochs.
+GMI_EPOCHS = 550
+
+
 def _gmi_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
-    # The authors' execute.py trains for at most 550 epochs.
-    return {**_node_fit(dataset, args), "epochs": args.epochs or 550}
+    return {**_node_fit(dataset, args), "epochs": args.epochs or GMI_EPOCHS}
 
 
 # InfoGraph's settings per dataset (see the notes of the recipe for their source).
@@ -126,8 +129,8 @@ RECIPES: dict[str, Recipe] = {
                  "authors' code), GMI-{variant} weights over each node's neighbourhood with "
                  "itself, bilinear critic on raw features, 5 random negative nodes per node, JSD "
                  "estimator, topology term over all node pairs (graphs up to 8,192 nodes; "
-                 "64 sampled pairs per node beyond), Adam lr 0.001, at most 550 epochs (the "
-                 "authors' code) with early stopping with patience 20 on the training loss (best "
+                 "64 sampled pairs per node beyond), Adam lr 0.001, at most {epochs} "
+                 "with early stopping with patience 20 on the training loss (best "
                  "state kept), row-normalised features.",
         model_kwargs=_gmi_model, fit_kwargs=_gmi_fit,
         notes=["The authors' code chose the linear probe's number of iterations on the test "
@@ -173,11 +176,13 @@ def _decimals(value: float) -> str:
 
 def markdown(report: dict, recipe: Recipe) -> str:
     node = recipe.task == "node"
+    epochs = report["settings"].get("epochs")
+    settings = recipe.settings.replace("{variant}", report["settings"].get("variant", "mean"))
+    settings = settings.replace("{epochs}", f"{epochs} epochs" if epochs
+                                else f"{GMI_EPOCHS} epochs (the authors' code)")
     lines = [f"# {recipe.title}", "",
              f"Command: `{report['command']}`  ", f"Machine: {report['machine']}  ",
-             f"Date: {report['date']}", "",
-             "Settings: " + recipe.settings.replace("{variant}",
-                                                    report["settings"].get("variant", "mean"))]
+             f"Date: {report['date']}", "", "Settings: " + settings]
     if node:
         lines[-1] += (" Linear probe: logistic regression on standardised embeddings, C chosen "
                       "on the validation split among 15 values from 1e-5 to 1e2 (public "
