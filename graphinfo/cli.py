@@ -1,4 +1,4 @@
-"""The ``graphinfo`` command line: ``pretrain``, ``evaluate`` and ``datasets``.
+"""The ``graphinfo`` command line: ``pretrain``, ``embed``, ``evaluate`` and ``datasets``.
 
 The CLI is a thin layer over the Python API: it loads a dataset, trains a model per seed with
 :mod:`graphinfo.train`, evaluates with :mod:`graphinfo.evaluation`, prints a table and writes its
@@ -73,16 +73,27 @@ def _model_options(options: Sequence[str]) -> dict[str, Any]:
 
 
 def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, out: Path,
-            model_kwargs: dict[str, Any]) -> dict[str, Any]:
+            model_kwargs: dict[str, Any], level: str) -> dict[str, Any]:
+    """What ``config.json`` records: enough to rebuild the model
+    (:func:`graphinfo.load_run`: ``model``, ``model_kwargs``, ``in_channels``) and to find the
+    data again (``dataset``, ``root``, ``feature_norm``), the settings and the versions."""
+    from graphinfo.data import data_root
     from graphinfo.models import model_name
-    from graphinfo.models.base import describe_settings
+    from graphinfo.models.base import describe_settings, feature_size
 
+    try:
+        in_channels: int | None = feature_size(dataset.data if level == "node"
+                                               else dataset.dataset)
+    except ValueError:      # e.g. a HeteroData: load_run then needs the data to size the model
+        in_channels = None
     return {
-        "command": "pretrain", "model": model_name(model), "dataset": dataset.name,
+        "command": "pretrain", "model": model_name(model), "level": level,
+        "dataset": dataset.name, "root": os.path.abspath(data_root(args.root)),
         "source": dataset.source, "seeds": list(range(args.seed, args.seed + args.seeds)),
         "lr": args.lr if args.lr is not None else model.defaults.lr,
         "weight_decay": args.weight_decay,
         **describe_settings(model, model_kwargs), "options": _model_options(args.option),
+        "in_channels": in_channels, "model_kwargs": model_kwargs,
         "device": device, "out": str(out), "graphinfo": __version__, "torch": torch.__version__,
         "python": platform.python_version(),
     }
@@ -175,7 +186,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     data = normalise_features(dataset.data, args.feature_norm)
     out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
     model_kwargs = _model_kwargs(args, model)
-    config = _config(args, model, dataset, device, out, model_kwargs)
+    config = _config(args, model, dataset, device, out, model_kwargs, "node")
     defaults = model.defaults
     config["epochs"] = args.epochs or defaults.epochs
     config["patience"] = args.patience if args.patience is not None else defaults.patience
@@ -295,7 +306,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
         [graph.y for graph in graphs])
     out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
     model_kwargs = _model_kwargs(args, model)
-    config = _config(args, model, dataset, device, out, model_kwargs)
+    config = _config(args, model, dataset, device, out, model_kwargs, "graph")
     defaults = model.defaults
     config["epochs"] = args.epochs or defaults.epochs
     config["batch_size"] = args.batch_size or defaults.batch_size or 128
@@ -363,6 +374,36 @@ def evaluate(args: argparse.Namespace) -> int:
         extra = {"evaluation": evaluation} if evaluation else {}
         save_json({"embeddings": str(path), "dataset": dataset.name, **metrics, **extra},
                   args.out)
+    return 0
+
+
+def embed(args: argparse.Namespace) -> int:
+    """``graphinfo embed RUN_DIR``: the run's model embeds a dataset (by default the one it
+    trained on, from the root it recorded) and the embeddings are written atomically."""
+    from graphinfo.data import load_dataset
+    from graphinfo.runs import EMBEDDINGS_FILE, load_run, read_config
+
+    device = _check_device(args.device)
+    run_dir = Path(args.run)
+    config = read_config(run_dir)
+    if ":" in config["model"]:
+        _importable_from_here()
+    name = args.dataset or config.get("dataset")
+    if name is None:
+        raise ValueError(f"{run_dir / 'config.json'} names no dataset: give --dataset")
+    root = args.root if args.root is not None else config.get("root")
+    dataset = load_dataset(name, root=root)
+    run = load_run(run_dir, device=device)
+    z = run.embed(dataset)
+    out = Path(args.out) if args.out else run_dir / f"embeddings-{dataset.name}.pt"
+    save_torch(z, out)
+    what = "graph" if run.level == "graph" else "node"
+    text = f"wrote {out}: {z.size(0)} {what} embeddings of size {z.size(1)}"
+    saved = run_dir / EMBEDDINGS_FILE
+    if dataset.name == config.get("dataset") and saved.is_file():
+        same = torch.equal(z, run.saved_embeddings())
+        text += (f" ({'equal to' if same else 'NOT equal to'} the run's {EMBEDDINGS_FILE})")
+    print(text)
     return 0
 
 
@@ -474,6 +515,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--root", default=None, help="data folder")
     e.add_argument("--out", default=None, help="write the metrics to this JSON file")
     e.set_defaults(func=evaluate)
+
+    m = sub.add_parser("embed", help="embed a dataset with the model of a saved run")
+    m.add_argument("run", help="a run folder written by pretrain (its --out)")
+    m.add_argument("--dataset", default=None,
+                   help="dataset to embed (default: the one the run trained on)")
+    m.add_argument("--root", default=None,
+                   help="data folder (default: the one the run recorded)")
+    m.add_argument("--out", default=None,
+                   help="output file (default: RUN/embeddings-DATASET.pt)")
+    m.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
+    m.set_defaults(func=embed)
 
     d = sub.add_parser("datasets", help="list known datasets and where they are looked for")
     d.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")

@@ -1,0 +1,184 @@
+"""Saved runs: the folder ``graphinfo pretrain`` writes, loaded back as a trained model.
+
+A run folder holds ``config.json`` (what ran: the model, its constructor arguments, the data,
+the training settings, the versions), ``metrics.json`` (every seed's scores), ``model.pt`` (the
+weights of the seed whose embeddings were kept) and ``embeddings.pt``. :func:`load_run` rebuilds
+the model from the configuration and loads the weights (``torch.load(weights_only=True)``:
+nothing but tensors is unpickled); :meth:`Run.embed` embeds a graph the way the run embedded its
+own (the same feature normalisation, the same full-graph or layer-wise export), so that the
+training graph gives back exactly the saved embeddings and a new graph with the same number of
+features gets embeddings from the same model::
+
+    run = graphinfo.load_run("runs/dgi-cora")
+    z = run.embed(load_dataset("cora", root="data"))       # == torch.load(".../embeddings.pt")
+    z_new = run.model.embed(x_new, edge_index_new)         # an inductive encoder on a new graph
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from graphinfo.models import build_model, model_class
+from graphinfo.models.base import constructor_kwargs, feature_size, model_level
+
+#: The files of a run folder.
+CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, EMBEDDINGS_FILE = (
+    "config.json", "metrics.json", "model.pt", "embeddings.pt")
+
+__all__ = ["Run", "load_run", "read_config", "run_model_kwargs"]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: is {path.parent} a folder written by "
+                                f"'graphinfo pretrain'?")
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a run folder.
+
+    Raises:
+        FileNotFoundError: If the folder or its ``config.json`` does not exist.
+        ValueError: If the file is not a configuration written by ``graphinfo pretrain``.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder {run_dir} does not exist")
+    config = _read_json(run_dir / CONFIG_FILE)
+    if config.get("command") != "pretrain" or "model" not in config:
+        raise ValueError(f"{run_dir / CONFIG_FILE} is not the configuration of a "
+                         f"'graphinfo pretrain' run (no 'command': 'pretrain' and 'model')")
+    return config
+
+
+def run_model_kwargs(config: dict[str, Any]) -> dict[str, Any]:
+    """The model's constructor arguments recorded in ``config``: ``model_kwargs`` when the run
+    wrote them, else (runs of graphinfo before they were recorded) rebuilt from the generic
+    settings and the ``options``."""
+    if "model_kwargs" in config:
+        return dict(config["model_kwargs"])
+    return constructor_kwargs(model_class(config["model"]),
+                              hidden_channels=config.get("hidden_channels"),
+                              num_layers=config.get("num_layers"),
+                              encoder=config.get("encoder"), estimator=config.get("estimator"),
+                              **config.get("options", {}))
+
+
+@dataclass
+class Run:
+    """A trained run: the model (in eval mode, on ``device``), its configuration and metrics,
+    and the folder they came from."""
+
+    path: Path
+    model: torch.nn.Module
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def level(self) -> str:
+        """What the run embedded: ``'node'`` or ``'graph'``."""
+        return self.config.get("level") or ("graph" if model_level(self.model) == "graph"
+                                             else "node")
+
+    def saved_embeddings(self) -> Tensor:
+        """The embeddings the run saved (``embeddings.pt``)."""
+        path = self.path / EMBEDDINGS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist")
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def embed(self, dataset: Any) -> Tensor:
+        """Embeds ``dataset`` as the run embedded its training data, on the CPU.
+
+        ``dataset`` is what :func:`graphinfo.data.load_dataset` returns, a PyG ``Data`` (node
+        runs: the run's ``feature_norm`` is applied, then the full-graph export, or the
+        layer-wise one when the run trained on mini-batches) or a collection of graphs (graph
+        runs: one row per graph).
+
+        Raises:
+            ValueError: If the graph's feature size is not the model's, or the data is of the
+                wrong kind for the run.
+        """
+        from graphinfo.experiment import normalise_features
+        from graphinfo.train import embed, embed_graphs, embed_layerwise
+
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+        if self.level == "graph":
+            graphs = getattr(dataset, "dataset", dataset)
+            if graphs is None:
+                raise ValueError(f"the run {self.path} embeds graphs; the dataset holds no "
+                                 f"collection of graphs")
+            self._check_features(feature_size(graphs))
+            return embed_graphs(self.model, graphs, device=device)
+        data = getattr(dataset, "data", dataset)
+        if data is None or getattr(data, "x", None) is None:
+            raise ValueError(f"the run {self.path} embeds the nodes of one graph with features; "
+                             f"the dataset holds none")
+        self._check_features(feature_size(data))
+        data = normalise_features(data, self.config.get("feature_norm", "auto"))
+        if self.config.get("minibatch"):
+            return embed_layerwise(self.model, data, device=device)
+        return embed(self.model, data, device=device)
+
+    def _check_features(self, size: int) -> None:
+        expected = self.config.get("in_channels")
+        if expected is not None and size != expected:
+            raise ValueError(f"the run {self.path} was trained on {expected} node features; "
+                             f"this data has {size}")
+
+
+def load_run(run_dir: str | Path, *, data: Any = None,
+             device: str | torch.device = "cpu") -> Run:
+    """Loads a run folder written by ``graphinfo pretrain``: the model rebuilt from
+    ``config.json`` with the saved weights (eval mode), the configuration and the metrics.
+
+    Args:
+        run_dir: The run folder (``--out`` of ``pretrain``).
+        data: Data to size the model with (its :meth:`~graphinfo.models.MIModel.from_data`);
+            only needed for runs that did not record ``in_channels`` or models built from a
+            ``HeteroData``'s types.
+        device: Where to put the model.
+
+    Raises:
+        FileNotFoundError: If the folder or one of its files is missing.
+        ValueError: If a file is not what ``pretrain`` writes, or the weights do not fit the
+            rebuilt model (the message names the keys).
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    metrics = _read_json(run_dir / METRICS_FILE)
+    weights = run_dir / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights} does not exist")
+    kwargs = run_model_kwargs(config)
+    if data is not None:
+        model = build_model(config["model"], data=data, **kwargs)
+    elif config.get("in_channels") is not None:
+        model = build_model(config["model"], in_channels=config["in_channels"], **kwargs)
+    else:
+        raise ValueError(f"{run_dir / CONFIG_FILE} records no 'in_channels' (a run of an "
+                         f"earlier graphinfo): pass data=... to size the model")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as error:     # truncated or not a torch file: name it
+        raise ValueError(f"{weights} could not be read as saved weights: {error}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{weights} must hold a state_dict, got {type(state).__name__}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(f"{weights} does not fit the model {config['model']!r} rebuilt from "
+                         f"{run_dir / CONFIG_FILE}: {error}") from None
+    return Run(run_dir, model.to(device).eval(), config, metrics)

@@ -1,0 +1,97 @@
+import json
+
+import pytest
+import torch
+
+from graphinfo import load_run
+from graphinfo.cli import main
+from graphinfo.data import load_dataset, planted_partition
+from graphinfo.runs import run_model_kwargs
+
+FAST = ["--hidden", "16", "--epochs", "5", "--patience", "5"]
+
+
+def _pretrain(out, *flags):
+    assert main(["pretrain", "--out", str(out), *FAST, *flags]) == 0
+    return out
+
+
+def test_load_run_rebuilds_the_model_and_embeds_the_training_graph_exactly(tmp_path, capsys):
+    out = _pretrain(tmp_path / "dgi")
+    run = load_run(out)
+    assert run.level == "node" and not run.model.training
+    assert run.metrics["embeddings_seed"] == 0 and run.config["in_channels"] == 64
+    z = run.embed(load_dataset("planted"))
+    assert torch.equal(z, torch.load(out / "embeddings.pt", weights_only=True))
+
+    capsys.readouterr()
+    assert main(["embed", str(out), "--out", str(tmp_path / "z.pt")]) == 0
+    assert "(equal to the run's embeddings.pt)" in capsys.readouterr().out
+    assert torch.equal(torch.load(tmp_path / "z.pt", weights_only=True), z)
+
+
+def test_a_run_embeds_a_new_graph_with_the_same_feature_size(tmp_path):
+    for model in ("dgi", "gmi"):
+        run = load_run(_pretrain(tmp_path / model, "--model", model))
+        new = planted_partition(num_nodes=300, num_classes=3, num_features=64, seed=7)
+        z = run.embed(new)
+        assert z.shape == (300, 16) and torch.isfinite(z).all()
+        with torch.no_grad():
+            direct = run.model.embed(new.x, new.edge_index)
+        assert direct.shape == (300, 16)
+        wrong = planted_partition(num_nodes=50, num_classes=2, num_features=8, seed=0)
+        with pytest.raises(ValueError, match="trained on 64 node features; this data has 8"):
+            run.embed(wrong)
+
+
+def test_options_and_mini_batch_runs_come_back_as_they_ran(tmp_path, capsys):
+    out = _pretrain(tmp_path / "gmi", "--model", "gmi", "--option", "variant='adaptive'")
+    run = load_run(out)
+    assert run.model.variant == "adaptive"
+    assert run_model_kwargs(run.config)["variant"] == "adaptive"
+
+    out = _pretrain(tmp_path / "mini", "--batch-size", "512")
+    capsys.readouterr()
+    assert main(["embed", str(out)]) == 0      # layer-wise, as the run exported
+    assert "(equal to the run's embeddings.pt)" in capsys.readouterr().out
+    assert (out / "embeddings-planted.pt").is_file()
+
+
+def test_a_config_without_model_kwargs_is_rebuilt_from_its_settings(tmp_path):
+    out = _pretrain(tmp_path / "gmi", "--model", "gmi", "--option", "variant='adaptive'")
+    config = json.loads((out / "config.json").read_text())
+    del config["model_kwargs"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert load_run(out).model.variant == "adaptive"
+
+
+def test_graph_runs_embed_their_graphs_exactly(tmp_path, capsys, data_root):
+    out = tmp_path / "infograph"
+    assert main(["pretrain", "--model", "infograph", "--dataset", "mutag", "--root",
+                 str(data_root), "--epochs", "1", "--hidden", "8", "--layers", "2",
+                 "--out", str(out)]) == 0
+    run = load_run(out)
+    assert run.level == "graph" and run.config["root"] == str(data_root.absolute())
+    capsys.readouterr()
+    assert main(["embed", str(out)]) == 0       # the dataset and root the run recorded
+    assert "188 graph embeddings of size 16 (equal to the run's embeddings.pt)" in \
+        capsys.readouterr().out
+
+
+def test_bad_run_folders_are_named_in_the_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run folder .*missing does not exist"):
+        load_run(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json does not exist"):
+        load_run(tmp_path / "empty")
+    out = _pretrain(tmp_path / "dgi")
+    (out / "model.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="model.pt could not be read as saved weights"):
+        load_run(out)
+    torch.save({"unrelated": torch.zeros(1)}, out / "model.pt")
+    with pytest.raises(ValueError, match="does not fit the model 'dgi'"):
+        load_run(out)
+    (out / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        load_run(out)
+    assert main(["embed", str(tmp_path / "missing")]) == 2
