@@ -93,10 +93,47 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
         "lr": args.lr if args.lr is not None else model.defaults.lr,
         "weight_decay": args.weight_decay,
         **describe_settings(model, model_kwargs), "options": _model_options(args.option),
-        "in_channels": in_channels, "model_kwargs": model_kwargs,
+        "in_channels": in_channels, "model_kwargs": model_kwargs, "flags": _flags(args),
         "device": device, "out": str(out), "graphinfo": __version__, "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+#: Parsed arguments of ``pretrain`` that are not flags a replay takes over.
+_NOT_REPLAYED = ("func", "command", "config", "verbose")
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    """``pretrain``'s flags as parsed (for ``config.json``, so ``--config`` can replay them)."""
+    return {key: value for key, value in vars(args).items() if key not in _NOT_REPLAYED}
+
+
+def _replay_defaults(path: str) -> dict[str, Any]:
+    """The flags of the run whose configuration ``path`` is (a run folder or its
+    ``config.json``), as defaults for ``pretrain --config``: the data root as the run resolved
+    it and, unless ``--out`` is given, the run's folder with ``-replay`` appended (the run
+    itself is never overwritten)."""
+    from graphinfo.runs import read_config
+
+    config = read_config(path)
+    flags = config.get("flags")
+    if not isinstance(flags, dict):
+        raise ValueError(f"{path} records no 'flags' (a run of an earlier graphinfo): it "
+                         f"cannot be replayed; give the flags again")
+    defaults = {key: value for key, value in flags.items() if key not in _NOT_REPLAYED}
+    if config.get("root"):
+        defaults["root"] = config["root"]
+    defaults["out"] = f"{config.get('out') or flags.get('out') or 'runs/run'}-replay"
+    return defaults
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parses ``argv``; ``pretrain --config RUN`` takes the run's flags as defaults (flags
+    given on the command line win)."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "config", None) is None:
+        return args
+    return build_parser(replay=_replay_defaults(args.config)).parse_args(argv)
 
 
 def _model_kwargs(args: argparse.Namespace, model: type) -> dict[str, Any]:
@@ -302,8 +339,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
         raise ValueError("training on several processes covers node embeddings; graph "
                          "embeddings train on one process")
     graphs = dataset.dataset
-    labels = graphs.y if getattr(graphs, "y", None) is not None else torch.cat(
-        [graph.y for graph in graphs])
+    labels = _graph_labels(graphs)
     out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
     model_kwargs = _model_kwargs(args, model)
     config = _config(args, model, dataset, device, out, model_kwargs, "graph")
@@ -343,37 +379,74 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     return 0
 
 
-def evaluate(args: argparse.Namespace) -> int:
-    from graphinfo.data import load_dataset
-    from graphinfo.evaluation import clustering
-    from graphinfo.evaluation import evaluate as run_protocol
+def _graph_labels(graphs: Any) -> torch.Tensor:
+    """One label per graph of a collection, in its order."""
+    if getattr(graphs, "y", None) is not None:
+        return graphs.y
+    return torch.cat([graph.y for graph in graphs])
 
-    dataset = load_dataset(args.dataset, root=args.root)
-    if dataset.data is None or dataset.split is None:
-        raise SystemExit(f"error: dataset {args.dataset!r} has no node split to evaluate on")
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``graphinfo evaluate EMBEDDINGS|RUN``: scores saved embeddings with the protocol of the
+    dataset's level (node datasets: the linear probe and k-means; graph datasets: the 10-fold
+    SVM). Given a run folder, its embeddings, dataset, data root and seed are the defaults, so
+    the figures are the run's."""
+    from graphinfo.data import load_dataset
+    from graphinfo.evaluation import clustering, svm_cross_validation
+    from graphinfo.evaluation import evaluate as run_protocol
+    from graphinfo.runs import EMBEDDINGS_FILE, read_config
+
     path = Path(args.embeddings)
+    config: dict[str, Any] = {}
+    if path.is_dir():
+        config = read_config(path)
+        path = path / EMBEDDINGS_FILE
+    name = args.dataset or config.get("dataset")
+    if name is None:
+        raise SystemExit("error: give --dataset (whose labels to score against) or a run "
+                         "folder instead of an embeddings file")
+    root = args.root if args.root is not None else config.get("root")
+    seed = args.seed if args.seed is not None else config.get("embeddings_seed", 0)
+    dataset = load_dataset(name, root=root)
     if not path.is_file():
         raise SystemExit(f"error: embeddings file {str(path)!r} does not exist")
     z = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.size(0) != dataset.data.num_nodes:
+    graph_level = dataset.task == "graph"
+    if graph_level:
+        rows, what = len(dataset.dataset), "graphs"
+    elif dataset.data is None or dataset.split is None:
+        raise SystemExit(f"error: dataset {name!r} has no node split to evaluate on")
+    else:
+        rows, what = dataset.data.num_nodes, "nodes"
+    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.size(0) != rows:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-        raise SystemExit(f"error: {str(path)!r} must hold a tensor of shape "
-                         f"[{dataset.data.num_nodes}, F] for {dataset.name}, got {shape}")
-    probe, probe_kwargs = dataset.probe_protocol()
-    metrics = run_protocol(z, dataset.data.y, dataset.split, protocol=probe, **probe_kwargs)
-    evaluation = _evaluation_note(probe, probe_kwargs)
-    if probe == "linear_probe":
-        metrics.update(clustering(z, dataset.data.y))
-    rows = [["metric", "value"]] + [[k, v if isinstance(v, str) else f"{v:.4f}"]
-                                    for k, v in metrics.items()]
-    print(_table(rows))
+        raise SystemExit(f"error: {str(path)!r} must hold a tensor of shape [{rows}, F] for "
+                         f"{dataset.name} (one row per {what[:-1]}), got {shape}")
+    evaluation: dict[str, Any] = {}
+    if graph_level:
+        result = svm_cross_validation(z, _graph_labels(dataset.dataset), seed=seed)
+        metrics: dict[str, Any] = {"accuracy": result["accuracy"],
+                                   "accuracy_std": result["std"]}
+    else:
+        probe, probe_kwargs = dataset.probe_protocol()
+        metrics = run_protocol(z, dataset.data.y, dataset.split, protocol=probe,
+                               **probe_kwargs)
+        evaluation = _evaluation_note(probe, probe_kwargs)
+        if probe == "linear_probe":
+            metrics.update(clustering(z, dataset.data.y, seed=seed))
+    table = [["metric", "value"]] + [[k, v if isinstance(v, str) else f"{v:.4f}"]
+                                     for k, v in metrics.items()]
+    print(_table(table))
+    if graph_level:
+        print(f"10-fold SVM accuracy (folds seeded with {seed}, C chosen inside the training "
+              f"folds)")
     if evaluation:
         print(f"scored by ogb.nodeproppred.Evaluator({evaluation['evaluator']!r}), linear probe "
               f"with C chosen on the valid split")
     if args.out:
         extra = {"evaluation": evaluation} if evaluation else {}
-        save_json({"embeddings": str(path), "dataset": dataset.name, **metrics, **extra},
-                  args.out)
+        save_json({"embeddings": str(path), "dataset": dataset.name, "seed": seed, **metrics,
+                   **extra}, args.out)
     return 0
 
 
@@ -448,7 +521,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    """The parser of ``graphinfo``; ``replay`` holds defaults for ``pretrain``'s flags (from
+    ``--config``)."""
     parser = argparse.ArgumentParser(prog="graphinfo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"graphinfo {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -506,13 +581,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
-    p.set_defaults(func=pretrain)
+    p.add_argument("--config", default=None, metavar="RUN",
+                   help="replay a run: its folder or config.json; its flags are the defaults, "
+                        "flags given here win (default --out: the run's folder + '-replay')")
+    p.set_defaults(func=pretrain, **(replay or {}))
 
-    e = sub.add_parser("evaluate", help="linear probe and k-means on saved embeddings (OGB "
-                                        "datasets: the probe scored by OGB's Evaluator)")
-    e.add_argument("embeddings", help="a .pt file holding an [N, F] tensor")
-    e.add_argument("--dataset", required=True, help="dataset whose labels and split to use")
-    e.add_argument("--root", default=None, help="data folder")
+    e = sub.add_parser("evaluate", help="score saved embeddings: linear probe and k-means "
+                                        "(OGB datasets: the probe scored by OGB's Evaluator), "
+                                        "10-fold SVM for graph datasets")
+    e.add_argument("embeddings", help="a .pt file holding an [N, F] tensor, or a run folder "
+                                      "(its embeddings, dataset, root and seed)")
+    e.add_argument("--dataset", default=None,
+                   help="dataset whose labels and split to use (default: the run's)")
+    e.add_argument("--root", default=None, help="data folder (default: the run's)")
+    e.add_argument("--seed", type=int, default=None,
+                   help="seed of k-means and of the SVM's folds (default: the run's "
+                        "embeddings seed, else 0)")
     e.add_argument("--out", default=None, help="write the metrics to this JSON file")
     e.set_defaults(func=evaluate)
 
@@ -536,7 +620,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except (ValueError, FileNotFoundError) as error:      # a --config that cannot be read
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -587,7 +675,7 @@ def _pretrain_process(argv: list[str]) -> int:
     """One process of a distributed ``pretrain``: joins the process group (gloo on CPU, nccl
     on CUDA, one GPU per process), runs ``pretrain`` (only rank 0 prints and writes) and
     leaves the group."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     args.nproc = 1
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

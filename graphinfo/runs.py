@@ -30,7 +30,8 @@ from graphinfo.models.base import constructor_kwargs, feature_size, model_level
 CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, EMBEDDINGS_FILE = (
     "config.json", "metrics.json", "model.pt", "embeddings.pt")
 
-__all__ = ["Run", "load_run", "read_config", "run_model_kwargs"]
+__all__ = ["CONFIG_FILE", "EMBEDDINGS_FILE", "METRICS_FILE", "WEIGHTS_FILE", "Run",
+           "load_run", "read_config", "run_model_kwargs"]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -46,20 +47,25 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value
 
 
-def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a run folder.
+def read_config(run: str | Path) -> dict[str, Any]:
+    """The configuration of a run: ``run`` is a run folder (its ``config.json``) or the
+    ``config.json`` file itself.
 
     Raises:
         FileNotFoundError: If the folder or its ``config.json`` does not exist.
         ValueError: If the file is not a configuration written by ``graphinfo pretrain``.
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run folder {run_dir} does not exist")
-    config = _read_json(run_dir / CONFIG_FILE)
+    run = Path(run)
+    if run.is_file():
+        path = run
+    elif run.is_dir():
+        path = run / CONFIG_FILE
+    else:
+        raise FileNotFoundError(f"run folder {run} does not exist")
+    config = _read_json(path)
     if config.get("command") != "pretrain" or "model" not in config:
-        raise ValueError(f"{run_dir / CONFIG_FILE} is not the configuration of a "
-                         f"'graphinfo pretrain' run (no 'command': 'pretrain' and 'model')")
+        raise ValueError(f"{path} is not the configuration of a 'graphinfo pretrain' run (no "
+                         f"'command': 'pretrain' and 'model')")
     return config
 
 
@@ -145,7 +151,7 @@ def load_run(run_dir: str | Path, *, data: Any = None,
     ``config.json`` with the saved weights (eval mode), the configuration and the metrics.
 
     Args:
-        run_dir: The run folder (``--out`` of ``pretrain``).
+        run_dir: The run folder (``--out`` of ``pretrain``) or its ``config.json``.
         data: Data to size the model with (its :meth:`~graphinfo.models.MIModel.from_data`);
             only needed for runs that did not record ``in_channels`` or models built from a
             ``HeteroData``'s types.
@@ -157,6 +163,8 @@ def load_run(run_dir: str | Path, *, data: Any = None,
             rebuilt model (the message names the keys).
     """
     run_dir = Path(run_dir)
+    if run_dir.is_file():          # the run's config.json
+        run_dir = run_dir.parent
     config = read_config(run_dir)
     metrics = _read_json(run_dir / METRICS_FILE)
     weights = run_dir / WEIGHTS_FILE

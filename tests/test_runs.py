@@ -77,6 +77,13 @@ def test_graph_runs_embed_their_graphs_exactly(tmp_path, capsys, data_root):
     assert "188 graph embeddings of size 16 (equal to the run's embeddings.pt)" in \
         capsys.readouterr().out
 
+    # Scored again with the run's protocol: its 10-fold figure, folds seeded as the run did.
+    assert main(["evaluate", str(out), "--out", str(tmp_path / "eval.json")]) == 0
+    assert "10-fold SVM accuracy (folds seeded with 0" in capsys.readouterr().out
+    scored = json.loads((tmp_path / "eval.json").read_text())
+    ran = json.loads((out / "metrics.json").read_text())["per_seed"][0]
+    assert scored["accuracy"] == ran["accuracy"] and scored["accuracy_std"] == ran["accuracy_std"]
+
 
 def test_bad_run_folders_are_named_in_the_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="run folder .*missing does not exist"):
@@ -95,3 +102,47 @@ def test_bad_run_folders_are_named_in_the_error(tmp_path):
     with pytest.raises(ValueError, match="config.json is not valid JSON"):
         load_run(out)
     assert main(["embed", str(tmp_path / "missing")]) == 2
+
+
+def test_pretrain_config_replays_a_run_to_the_same_metrics(tmp_path, capsys):
+    out = _pretrain(tmp_path / "run", "--seeds", "2", "--seed", "3", "--model", "gmi",
+                    "--option", "variant='adaptive'")
+    assert main(["pretrain", "--config", str(out / "config.json")]) == 0
+    replay = tmp_path / "run-replay"                      # the run itself is left alone
+    assert "wrote " + str(replay / "embeddings.pt") in capsys.readouterr().out
+    first = json.loads((out / "metrics.json").read_text())["per_seed"]
+    again = json.loads((replay / "metrics.json").read_text())["per_seed"]
+    for row in (*first, *again):
+        row.pop("train_seconds")
+    assert first == again and [row["seed"] for row in again] == [3, 4]
+    assert torch.equal(torch.load(out / "embeddings.pt", weights_only=True),
+                       torch.load(replay / "embeddings.pt", weights_only=True))
+    assert load_run(replay).model.variant == "adaptive"
+
+    # A flag given with --config wins over the run's.
+    assert main(["pretrain", "--config", str(out), "--seeds", "1", "--out",
+                 str(tmp_path / "one")]) == 0
+    assert len(json.loads((tmp_path / "one" / "metrics.json").read_text())["per_seed"]) == 1
+
+
+def test_evaluate_scores_a_node_run_folder_as_the_run_did(tmp_path, capsys):
+    out = _pretrain(tmp_path / "run", "--seed", "2")
+    assert main(["evaluate", str(out), "--out", str(tmp_path / "eval.json")]) == 0
+    scored = json.loads((tmp_path / "eval.json").read_text())
+    ran = json.loads((out / "metrics.json").read_text())["per_seed"][0]
+    assert scored["seed"] == 2
+    for key in ("test_acc", "valid_acc", "nmi", "ari"):
+        assert scored[key] == pytest.approx(ran[key])
+
+
+def test_replay_and_evaluate_refuse_what_they_cannot_read(tmp_path, capsys):
+    assert main(["pretrain", "--config", str(tmp_path / "nothing")]) == 2
+    assert "run folder" in capsys.readouterr().err
+    out = _pretrain(tmp_path / "run")
+    config = json.loads((out / "config.json").read_text())
+    del config["flags"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["pretrain", "--config", str(out)]) == 2
+    assert "records no 'flags'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="give --dataset"):
+        main(["evaluate", str(out / "embeddings.pt")])
