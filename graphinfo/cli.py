@@ -17,13 +17,13 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from graphinfo import __version__
+from graphinfo.catalog import BUILTIN_MODELS, DEFAULT_MODEL
 
-from graphinfo import __version__, distributed
-from graphinfo.io import save_json, save_torch
-from graphinfo.models import DEFAULT_MODEL
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_DATASET = "planted"
 
@@ -42,6 +42,7 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _check_device(device: str) -> str:
+    import torch
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda was given but no CUDA device is available; "
                          "use --device cpu")
@@ -77,6 +78,8 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
     """What ``config.json`` records: enough to rebuild the model
     (:func:`graphinfo.load_run`: ``model``, ``model_kwargs``, ``in_channels``) and to find the
     data again (``dataset``, ``root``, ``feature_norm``), the settings and the versions."""
+    import torch
+
     from graphinfo.data import data_root
     from graphinfo.models import model_name
     from graphinfo.models.base import describe_settings, feature_size
@@ -147,6 +150,7 @@ def _model_kwargs(args: argparse.Namespace, model: type) -> dict[str, Any]:
 
 def _minibatch_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     """``fit_minibatch`` arguments from the flags, or ``None`` for full-batch training."""
+    from graphinfo import distributed
     if args.batch_size is None:
         if args.num_neighbors is not None or args.summary is not None:
             raise ValueError("--num-neighbors and --summary set mini-batch training: add "
@@ -160,6 +164,7 @@ def _minibatch_settings(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _minibatch_text(minibatch: dict[str, Any] | None) -> str:
+    from graphinfo import distributed
     if minibatch is None:
         return ", full-batch"
     fanout = minibatch["num_neighbors"] or "10 per layer"
@@ -186,6 +191,7 @@ def _importable_from_here() -> None:
 
 
 def pretrain(args: argparse.Namespace) -> int:
+    from graphinfo import distributed
     from graphinfo.data import load_dataset
     from graphinfo.models import model_class
     from graphinfo.models.base import model_level
@@ -218,6 +224,7 @@ def pretrain(args: argparse.Namespace) -> int:
 def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device: str) -> int:
     """``pretrain`` for node embeddings: full-batch or mini-batch training per seed, the
     linear probe (C chosen on the valid split) and k-means."""
+    from graphinfo import distributed
     from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
 
     data = normalise_features(dataset.data, args.feature_norm)
@@ -312,6 +319,7 @@ def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
                    evaluation: dict[str, Any] | None = None) -> None:
     """Writes the chosen seed's embeddings and weights, the metrics (with ``evaluation``, when
     given) and the config, each atomically."""
+    from graphinfo.io import save_json, save_torch
     config["embeddings_seed"] = best.metrics["seed"]
     save_torch(best.embeddings, out / "embeddings.pt")
     save_torch(best.state_dict, out / "model.pt")
@@ -327,6 +335,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     """``pretrain`` for graph embeddings: mini-batch training over the dataset's graphs for a
     fixed budget and the SVM protocol (10-fold cross-validation, C chosen inside the training
     folds)."""
+    from graphinfo import distributed
     from graphinfo.experiment import SeedRun, run_graph_seed, summarise
 
     if args.num_neighbors is not None or args.summary is not None:
@@ -381,6 +390,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
 
 def _graph_labels(graphs: Any) -> torch.Tensor:
     """One label per graph of a collection, in its order."""
+    import torch
     if getattr(graphs, "y", None) is not None:
         return graphs.y
     return torch.cat([graph.y for graph in graphs])
@@ -391,9 +401,12 @@ def evaluate(args: argparse.Namespace) -> int:
     dataset's level (node datasets: the linear probe and k-means; graph datasets: the 10-fold
     SVM). Given a run folder, its embeddings, dataset, data root and seed are the defaults, so
     the figures are the run's."""
+    import torch
+
     from graphinfo.data import load_dataset
     from graphinfo.evaluation import clustering, svm_cross_validation
     from graphinfo.evaluation import evaluate as run_protocol
+    from graphinfo.io import save_json
     from graphinfo.runs import EMBEDDINGS_FILE, read_config
 
     path = Path(args.embeddings)
@@ -453,7 +466,10 @@ def evaluate(args: argparse.Namespace) -> int:
 def embed(args: argparse.Namespace) -> int:
     """``graphinfo embed RUN_DIR``: the run's model embeds a dataset (by default the one it
     trained on, from the root it recorded) and the embeddings are written atomically."""
+    import torch
+
     from graphinfo.data import load_dataset
+    from graphinfo.io import save_torch
     from graphinfo.runs import EMBEDDINGS_FILE, load_run, read_config
 
     device = _check_device(args.device)
@@ -501,9 +517,9 @@ def datasets(args: argparse.Namespace) -> int:
 
 
 def _models_text() -> str:
-    from graphinfo.models import MODELS
-
-    return " | ".join(f"{name} ({cls.level})" for name, cls in MODELS.items())
+    """The built-in models' names (from :mod:`graphinfo.catalog`: no torch import for
+    ``--help``)."""
+    return " | ".join(BUILTIN_MODELS)
 
 
 def _fanout(text: str) -> int:
@@ -621,12 +637,14 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parse_args(argv)
+        args = parse_args(argv)      # --help answers here, before torch is imported
     except (ValueError, FileNotFoundError) as error:      # a --config that cannot be read
         print(f"error: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from graphinfo import distributed
+
     try:
         if args.func is pretrain and (args.nproc > 1 or distributed.launched_by_torchrun()):
             return _pretrain_distributed(args, argv)
@@ -640,6 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _pretrain_distributed(args: argparse.Namespace, argv: list[str]) -> int:
     """``pretrain`` on several processes: under ``torchrun`` this process is one of them;
     with ``--nproc N`` it starts ``N`` processes on this machine and waits for them."""
+    from graphinfo import distributed
     from graphinfo.data.loaders import resolve_name
     from graphinfo.models import model_class
 
@@ -675,6 +694,7 @@ def _pretrain_process(argv: list[str]) -> int:
     """One process of a distributed ``pretrain``: joins the process group (gloo on CPU, nccl
     on CUDA, one GPU per process), runs ``pretrain`` (only rank 0 prints and writes) and
     leaves the group."""
+    from graphinfo import distributed
     args = parse_args(argv)
     args.nproc = 1
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -137,3 +137,34 @@ def test_the_checks_catch_what_they_look_for(tmp_path, monkeypatch):
     assert "graphinfo._probe_b" in graph["graphinfo._probe_a"]
     assert "graphinfo._probe_a" in graph["graphinfo._probe_b"]
     assert [("graphinfo._probe_b", "_hidden", 1)] == _imports("graphinfo._probe_a")
+
+
+def test_the_help_and_the_package_root_import_no_torch():
+    # `graphinfo --help` answers before torch is imported (seconds on a cold start).
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from graphinfo.cli import main\n"
+              "for argv in (['--help'], ['pretrain', '--help'], ['--version']):\n"
+              "    try:\n"
+              "        main(argv)\n"
+              "    except SystemExit:\n"
+              "        pass\n"
+              "assert 'torch' not in sys.modules, 'torch was imported'\n"
+              "import graphinfo\n"
+              "assert 'torch' not in sys.modules\n"
+              "assert graphinfo.DGI.__module__ == 'graphinfo.models.dgi'\n"
+              "assert graphinfo.estimators.__name__ == 'graphinfo.estimators'\n"
+              "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr
+
+
+def test_the_catalog_names_the_registered_models():
+    from graphinfo.catalog import BUILTIN_MODELS, DEFAULT_MODEL
+    from graphinfo.models import MODELS
+
+    builtin = [name for name, cls in MODELS.items() if cls.__module__.startswith("graphinfo.")]
+    assert list(BUILTIN_MODELS) == builtin and DEFAULT_MODEL in BUILTIN_MODELS

@@ -12,6 +12,7 @@ import importlib
 import sys
 from typing import Any
 
+from graphinfo.catalog import DEFAULT_MODEL
 from graphinfo.models.base import LEVELS, MIModel, ModelDefaults
 from graphinfo.models.dgi import DGI, DGIOutput
 from graphinfo.models.gmi import GMI, GMIOutput
@@ -22,8 +23,6 @@ from graphinfo.resolver import registered_name
 #: here (or, outside the package, ``register_model``).
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph}
 
-#: The model the CLI and the Embedder train when none is named.
-DEFAULT_MODEL = "dgi"
 
 
 def register_model(name: str, cls: type[MIModel]) -> type[MIModel]:
