@@ -42,11 +42,42 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _check_device(device: str) -> str:
+    """``device`` if graphinfo can run there (``cpu``, ``cuda``, ``cuda:N`` of an existing
+    GPU); otherwise a one-line error naming the choices."""
     import torch
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda was given but no CUDA device is available; "
-                         "use --device cpu")
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise SystemExit(f"error: unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if parsed.type not in ("cpu", "cuda"):
+        raise SystemExit(f"error: --device {device!r}: graphinfo runs on cpu, cuda or cuda:N")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("error: --device cuda was given but no CUDA device is available; "
+                             "use --device cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise SystemExit(f"error: --device {device!r}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
     return device
+
+
+def _check_model_settings(model: type, model_kwargs: dict[str, Any]) -> None:
+    """Builds ``model`` once for 8 input features before any data loads, so that a wrong
+    encoder, estimator, corruption or other setting fails in a moment rather than after a
+    long load. Models that size themselves from the data's types (their own ``from_data``)
+    are checked when they are built for the data."""
+    import inspect
+
+    from graphinfo.models import MIModel, build_model
+
+    if getattr(model, "from_data", None) is not None and isinstance(model, type) \
+            and issubclass(model, MIModel) \
+            and model.from_data.__func__ is not MIModel.from_data.__func__:
+        return
+    if "in_channels" not in inspect.signature(model).parameters:
+        return
+    build_model(model, in_channels=8, **model_kwargs)
 
 
 #: Model arguments that have their own flag (an --option may not set them behind its back).
@@ -200,9 +231,11 @@ def pretrain(args: argparse.Namespace) -> int:
     if ":" in args.model:
         _importable_from_here()
     model = model_class(args.model)            # a wrong name fails before any data is read
+    _check_model_settings(model, _model_kwargs(args, model))
     if not distributed.is_main_process():
         distributed.barrier()   # rank 0 loads (and processes into the cache) first
-    dataset = load_dataset(args.dataset, root=args.root)
+    dataset = load_dataset(args.dataset, root=args.root,
+                           download=args.root is None)   # a given root: no network
     if distributed.is_main_process():
         distributed.barrier()
     if dataset.task == "graph":
@@ -420,7 +453,7 @@ def evaluate(args: argparse.Namespace) -> int:
                          "folder instead of an embeddings file")
     root = args.root if args.root is not None else config.get("root")
     seed = args.seed if args.seed is not None else config.get("embeddings_seed", 0)
-    dataset = load_dataset(name, root=root)
+    dataset = load_dataset(name, root=root, download=root is None)
     if not path.is_file():
         raise SystemExit(f"error: embeddings file {str(path)!r} does not exist")
     z = torch.load(path, map_location="cpu", weights_only=True)
@@ -481,7 +514,7 @@ def embed(args: argparse.Namespace) -> int:
     if name is None:
         raise ValueError(f"{run_dir / 'config.json'} names no dataset: give --dataset")
     root = args.root if args.root is not None else config.get("root")
-    dataset = load_dataset(name, root=root)
+    dataset = load_dataset(name, root=root, download=root is None)
     run = load_run(run_dir, device=device)
     z = run.embed(dataset)
     out = Path(args.out) if args.out else run_dir / f"embeddings-{dataset.name}.pt"

@@ -259,3 +259,27 @@ def test_errors_of_a_multi_process_run_are_reported_like_any_other(tmp_path, cap
     assert "error in process 0: ValueError: 'num_neighbors' must give one count per encoder " \
            "layer" in err
     assert "error: a training process failed" in err
+
+
+def test_wrong_names_and_devices_fail_before_any_data_loads(tmp_path, capsys):
+    # The data folder does not exist: a setting checked first fails with its own message.
+    missing = ["--dataset", "cora", "--root", str(tmp_path / "no-data"), "--out",
+               str(tmp_path / "run")]
+    assert main(["pretrain", *missing, "--estimator", "foo"]) == 2
+    assert "Unknown estimator 'foo'; expected one of: 'jsd'" in capsys.readouterr().err
+    assert main(["pretrain", *missing, "--encoder", "foo"]) == 2
+    assert "Unknown encoder 'foo'; expected one of: 'gcn'" in capsys.readouterr().err
+    assert main(["pretrain", *missing, "--option", "corruption='foo'"]) == 2
+    assert "Unknown corruption 'foo'" in capsys.readouterr().err
+    for device, message in (("gpu", "unknown device 'gpu'; use cpu, cuda or cuda:N"),
+                            ("mps", "graphinfo runs on cpu, cuda or cuda:N")):
+        with pytest.raises(SystemExit, match=message):
+            main(["pretrain", *missing, "--device", device])
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_given_root_is_never_downloaded_into(tmp_path, capsys):
+    # Missing files under a given root are an error at once; no download is tried.
+    assert main(["pretrain", "--dataset", "cora", "--root", str(tmp_path), "--out",
+                 str(tmp_path / "run")]) == 2
+    assert "downloading is disabled" in capsys.readouterr().err
