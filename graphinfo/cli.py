@@ -276,6 +276,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
           f"{data.num_edges} edges, {data.num_features} features, {dataset.num_classes} "
           f"classes; {args.seeds} seed(s) on {device}" + _minibatch_text(minibatch))
     results: list[dict[str, Any]] = []
+    curves: dict[str, Any] = {}
     best: SeedRun | None = None
     fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
                   "weight_decay": args.weight_decay, "patience": config["patience"],
@@ -295,6 +296,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
             continue    # rank 0 evaluates, prints and writes
         row = run.metrics
         results.append(row)
+        curves[str(seed)] = run.curves
         print(f"  seed {seed}: test {100 * row[f'test_{metric}']:.2f}  valid "
               f"{100 * row[f'valid_{metric}']:.2f}  ({row['epochs']} epochs, "
               f"{row['train_seconds']:.1f} s)")
@@ -313,7 +315,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     rows.append(["train time (s)", _format_mean_std([r["train_seconds"] for r in results], 1.0)])
     print(_table(rows))
     assert best is not None
-    _write_outputs(out, best, results, summary, config, evaluation)
+    _write_outputs(out, best, results, summary, config, evaluation, curves)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
           f"{name}), model.pt, metrics.json and config.json")
     return 0
@@ -349,15 +351,18 @@ def _evaluation_note(probe: str, probe_kwargs: dict[str, Any]) -> dict[str, Any]
 
 def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
                    summary: dict[str, Any], config: dict[str, Any],
-                   evaluation: dict[str, Any] | None = None) -> None:
+                   evaluation: dict[str, Any] | None = None,
+                   curves: dict[str, Any] | None = None) -> None:
     """Writes the chosen seed's embeddings and weights, the metrics (with ``evaluation``, when
-    given) and the config, each atomically."""
+    given, and each seed's per-epoch ``curves``) and the config, each atomically."""
     from graphinfo.io import save_json, save_torch
+
     config["embeddings_seed"] = best.metrics["seed"]
     save_torch(best.embeddings, out / "embeddings.pt")
     save_torch(best.state_dict, out / "model.pt")
     metrics = {"dataset": config["dataset"], "model": config["model"], "per_seed": results,
-               "summary": summary, "embeddings_seed": config["embeddings_seed"]}
+               "summary": summary, "embeddings_seed": config["embeddings_seed"],
+               "curves": curves or {}}
     if evaluation:
         metrics["evaluation"] = evaluation
     save_json(metrics, out / "metrics.json")
@@ -395,12 +400,14 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
                   "weight_decay": args.weight_decay,
                   "batch_size": config["batch_size"], "progress": args.progress}
     results: list[dict[str, Any]] = []
+    curves: dict[str, Any] = {}
     best: SeedRun | None = None
     for seed in config["seeds"]:
         run = run_graph_seed(model, graphs, labels, seed, model_kwargs=model_kwargs,
                              fit_kwargs=fit_kwargs, device=device)
         row = run.metrics
         results.append(row)
+        curves[str(seed)] = run.curves
         print(f"  seed {seed}: 10-fold SVM accuracy {100 * row['accuracy']:.2f} "
               f"± {100 * row['accuracy_std']:.2f}  ({row['epochs']} epochs, "
               f"{row['train_seconds']:.1f} s)")
@@ -415,7 +422,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
              _format_mean_std([r["train_seconds"] for r in results], 1.0)]]
     print(_table(rows))
     assert best is not None
-    _write_outputs(out, best, results, summary, config)
+    _write_outputs(out, best, results, summary, config, curves=curves)
     print(f"wrote {out / 'embeddings.pt'} (graph embeddings, seed "
           f"{config['embeddings_seed']}), model.pt, metrics.json and config.json")
     return 0

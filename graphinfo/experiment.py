@@ -8,7 +8,7 @@ import copy
 import statistics
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -43,6 +43,9 @@ class SeedRun:
     metrics: dict[str, float]
     embeddings: Tensor | None
     state_dict: dict[str, Tensor]
+    #: Per-epoch curves: ``'loss'`` (the epoch's training loss) and, when the epoch was
+    #: selected on the validation split, ``'valid'`` (``[epoch, score]`` of each check).
+    curves: dict[str, list] = field(default_factory=dict)
 
 
 def normalise_features(data: Data, mode: str = "auto") -> Data:
@@ -118,6 +121,8 @@ class ValidationSelection:
         self.split = {key: split[key] for key in ("train", "valid")}
         # The engine's early-stopping object, on the validation score instead of the loss.
         self.stopper = EarlyStopping(patience, mode="max")
+        #: ``(epoch, validation score)`` of every check, in order.
+        self.scores: list[tuple[int, float]] = []
 
     @property
     def best_valid(self) -> float:
@@ -140,6 +145,7 @@ class ValidationSelection:
         z = embed(model, self.data, device=self.device)
         result = _probe(z, self.data.y, self.split, self.probe, self.probe_kwargs)
         valid = result[f"valid_{result.get('metric', 'acc')}"]  # never reads 'test'
+        self.scores.append((epoch, float(valid)))
         self.stopper.update(valid, epoch, model)
         return self.stopper.should_stop
 
@@ -218,9 +224,11 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
         metrics.update(clustering(z, data.y, seed=seed))
     metrics.update(epochs=history.epochs, best_epoch=history.best_epoch,
                    best_loss=history.best_loss, train_seconds=seconds)
+    curves: dict[str, list] = {"loss": list(history.losses)}
     if selection is not None:
         metrics["selected_epoch"] = selection.best_epoch
-    return SeedRun(metrics, z, state)
+        curves["valid"] = [list(score) for score in selection.scores]
+    return SeedRun(metrics, z, state, curves)
 
 
 def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, seed: int, *,
@@ -268,7 +276,7 @@ def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, 
                                  "accuracy_std": result["std"], "epochs": history.epochs,
                                  "final_loss": history.losses[-1], "train_seconds": seconds}
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    return SeedRun(metrics, z, state)
+    return SeedRun(metrics, z, state, {"loss": list(history.losses)})
 
 
 def summarise(rows: Iterable[Mapping[str, float]], keys: Iterable[str]) -> dict[str, dict]:

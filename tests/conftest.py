@@ -20,6 +20,15 @@ def shared_data_root() -> Path | None:
     return None
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line up front: whether the tests on real datasets run, and how to enable them."""
+    root = shared_data_root()
+    if root is None:
+        return ("real datasets: not found, their tests will SKIP (set GRAPHINFO_DATA to the "
+                "data folder, or put it at ../shared/data)")
+    return f"real datasets: {root} (GRAPHINFO_DATA or ../shared/data)"
+
+
 @pytest.fixture
 def data_root() -> Path:
     root = shared_data_root()

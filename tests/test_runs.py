@@ -146,3 +146,24 @@ def test_replay_and_evaluate_refuse_what_they_cannot_read(tmp_path, capsys):
     assert "records no 'flags'" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="give --dataset"):
         main(["evaluate", str(out / "embeddings.pt")])
+
+
+def test_metrics_keep_every_seeds_loss_curve(tmp_path):
+    out = _pretrain(tmp_path / "run", "--seeds", "2")
+    metrics = json.loads((out / "metrics.json").read_text())
+    for row in metrics["per_seed"]:
+        losses = metrics["curves"][str(row["seed"])]["loss"]
+        assert len(losses) == row["epochs"]
+        assert min(losses) == pytest.approx(row["best_loss"])
+
+
+def test_validation_selection_records_its_checks(planted):
+    from graphinfo.experiment import run_seed
+    from tests.conftest import split_of
+
+    run = run_seed("dgi", planted, split_of(planted), 0, model_kwargs={"hidden_channels": 8},
+                   fit_kwargs={"epochs": 6, "patience": None, "progress": False},
+                   select_every=2)
+    assert len(run.curves["loss"]) == run.metrics["epochs"]
+    assert [epoch for epoch, _ in run.curves["valid"]] == [0, 2, 4]
+    assert all(0.0 <= score <= 1.0 for _, score in run.curves["valid"])
