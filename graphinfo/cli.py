@@ -71,9 +71,7 @@ def _check_model_settings(model: type, model_kwargs: dict[str, Any]) -> None:
 
     from graphinfo.models import MIModel, build_model
 
-    if getattr(model, "from_data", None) is not None and isinstance(model, type) \
-            and issubclass(model, MIModel) \
-            and model.from_data.__func__ is not MIModel.from_data.__func__:
+    if getattr(model.from_data, "__func__", None) is not MIModel.from_data.__func__:
         return
     if "in_channels" not in inspect.signature(model).parameters:
         return
@@ -182,6 +180,7 @@ def _model_kwargs(args: argparse.Namespace, model: type) -> dict[str, Any]:
 def _minibatch_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     """``fit_minibatch`` arguments from the flags, or ``None`` for full-batch training."""
     from graphinfo import distributed
+
     if args.batch_size is None:
         if args.num_neighbors is not None or args.summary is not None:
             raise ValueError("--num-neighbors and --summary set mini-batch training: add "
@@ -196,6 +195,7 @@ def _minibatch_settings(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _minibatch_text(minibatch: dict[str, Any] | None) -> str:
     from graphinfo import distributed
+
     if minibatch is None:
         return ", full-batch"
     fanout = minibatch["num_neighbors"] or "10 per layer"
@@ -431,6 +431,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
 def _graph_labels(graphs: Any) -> torch.Tensor:
     """One label per graph of a collection, in its order."""
     import torch
+
     if getattr(graphs, "y", None) is not None:
         return graphs.y
     return torch.cat([graph.y for graph in graphs])
@@ -735,6 +736,7 @@ def _pretrain_process(argv: list[str]) -> int:
     on CUDA, one GPU per process), runs ``pretrain`` (only rank 0 prints and writes) and
     leaves the group."""
     from graphinfo import distributed
+
     args = parse_args(argv)
     args.nproc = 1
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
