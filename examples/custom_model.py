@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
         run = Path(out) / "run"
         cli(["pretrain", "--model", f"{Path(__file__).resolve()}:NeighbourhoodInfomax",
-             "--dataset", "planted", "--epochs", str(epochs), "--out", str(run)])
+             "--dataset", "planted", "--epochs", str(epochs), "--out", str(run),
+             "--no-plots"])                 # the run folder is temporary: no pictures
         results["command line"] = _accuracy(torch.load(run / "embeddings.pt"), planted)
 
     width = max(map(len, results))

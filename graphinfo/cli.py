@@ -318,6 +318,9 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     _write_outputs(out, best, results, summary, config, evaluation, curves)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
           f"{name}), model.pt, metrics.json and config.json")
+    if args.plots:
+        labels = data.y if getattr(data, "y", None) is not None and data.y.dim() == 1 else None
+        _write_plots(out, curves, best.embeddings, labels, config)
     return 0
 
 
@@ -367,6 +370,25 @@ def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
         metrics["evaluation"] = evaluation
     save_json(metrics, out / "metrics.json")
     save_json(config, out / "config.json")
+
+
+def _write_plots(out: Path, curves: dict[str, Any], z: Any, labels: Any,
+                 config: dict[str, Any]) -> None:
+    """``loss.png`` (every seed's loss per epoch) and ``embedding.png`` (a 2-D map of the
+    saved embeddings, coloured by label), or one line saying why they were skipped."""
+    from graphinfo.plots import plot_embedding, plot_losses, require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ImportError as error:
+        print(f"plots skipped: {error}; --no-plots turns them off")
+        return
+    name = f"{config['model']} on {config['dataset']}"
+    plot_losses({seed: curve["loss"] for seed, curve in curves.items()}, out / "loss.png",
+                title=f"{name}: training loss")
+    plot_embedding(z, labels, out / "embedding.png", seed=config["embeddings_seed"],
+                   title=f"{name}, seed {config['embeddings_seed']}")
+    print(f"wrote {out / 'loss.png'} and {out / 'embedding.png'}")
 
 
 def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device: str) -> int:
@@ -425,6 +447,8 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     _write_outputs(out, best, results, summary, config, curves=curves)
     print(f"wrote {out / 'embeddings.pt'} (graph embeddings, seed "
           f"{config['embeddings_seed']}), model.pt, metrics.json and config.json")
+    if args.plots:
+        _write_plots(out, curves, best.embeddings, labels, config)
     return 0
 
 
@@ -638,6 +662,9 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     p.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
+    p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
+                   help="write loss.png and embedding.png (t-SNE, or UMAP if installed) "
+                        "into the output folder; needs matplotlib (default: on)")
     p.add_argument("--config", default=None, metavar="RUN",
                    help="replay a run: its folder or config.json; its flags are the defaults, "
                         "flags given here win (default --out: the run's folder + '-replay')")

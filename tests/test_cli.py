@@ -8,12 +8,14 @@ import torch
 
 from graphinfo.cli import main
 
+#: pretrain without the plots (their own test draws them).
+PRETRAIN = ["pretrain", "--no-plots"]
 FAST = ["--hidden", "16", "--epochs", "20", "--patience", "5"]
 
 
 def test_pretrain_writes_embeddings_metrics_and_config(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["pretrain", "--dataset", "planted", "--seeds", "2", "--out", str(out), *FAST]) \
+    assert main([*PRETRAIN, "--dataset", "planted", "--seeds", "2", "--out", str(out), *FAST]) \
         == 0
     printed = capsys.readouterr().out
     assert "test accuracy (%)" in printed and "mean ± std over 2 seed(s)" in printed
@@ -50,17 +52,17 @@ def test_datasets_lists_the_default_and_real_datasets(capsys, data_root):
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
-    assert main(["pretrain", "--dataset", "no-such-graph", "--out", str(tmp_path)]) == 2
+    assert main([*PRETRAIN, "--dataset", "no-such-graph", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Unknown dataset 'no-such-graph'" in err
     assert "Traceback" not in err
-    assert main(["pretrain", "--estimator", "nwj", "--lr", "10000", "--out", str(tmp_path),
+    assert main([*PRETRAIN, "--estimator", "nwj", "--lr", "10000", "--out", str(tmp_path),
                  *FAST]) == 2
     assert "The loss became" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["pretrain", "--seeds", "0"])
+        main([*PRETRAIN, "--seeds", "0"])
     assert "expected an integer >= 1, got 0" in capsys.readouterr().err
-    assert main(["pretrain", "--estimator", "kl", "--out", str(tmp_path), *FAST]) == 2
+    assert main([*PRETRAIN, "--estimator", "kl", "--out", str(tmp_path), *FAST]) == 2
     assert "Unknown estimator 'kl'" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="does not exist"):
         main(["evaluate", str(tmp_path / "missing.pt"), "--dataset", "planted"])
@@ -77,7 +79,7 @@ def test_module_entry_point():
 
 def test_pretrain_gmi_with_a_model_option(tmp_path, capsys):
     out = tmp_path / "gmi"
-    assert main(["pretrain", "--model", "gmi", "--dataset", "planted", "--out", str(out),
+    assert main([*PRETRAIN, "--model", "gmi", "--dataset", "planted", "--out", str(out),
                  "--option", "variant=adaptive", "--option", "negatives=2", *FAST]) == 0
     assert "GMI on planted" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())
@@ -85,17 +87,17 @@ def test_pretrain_gmi_with_a_model_option(tmp_path, capsys):
     state = torch.load(out / "model.pt")
     assert state["discriminator.weight"].shape == (16, 64)   # embeddings x input features
     assert torch.load(out / "embeddings.pt").shape == (2000, 16)
-    assert main(["pretrain", "--model", "gmi", "--option", "variant", "--out",
+    assert main([*PRETRAIN, "--model", "gmi", "--option", "variant", "--out",
                  str(tmp_path), *FAST]) == 2
     assert "--option must look like KEY=VALUE" in capsys.readouterr().err
-    assert main(["pretrain", "--model", "gmi", "--option", "hidden_channels=8", "--out",
+    assert main([*PRETRAIN, "--model", "gmi", "--option", "hidden_channels=8", "--out",
                  str(tmp_path), *FAST]) == 2
     assert "duplicates a flag: use --hidden" in capsys.readouterr().err
 
 
 def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
     out = tmp_path / "infograph"
-    assert main(["pretrain", "--model", "infograph", "--dataset", "mutag", "--root",
+    assert main([*PRETRAIN, "--model", "infograph", "--dataset", "mutag", "--root",
                  str(data_root), "--epochs", "2", "--hidden", "8", "--layers", "2",
                  "--seeds", "2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -110,12 +112,12 @@ def test_pretrain_infograph_on_a_tu_dataset(tmp_path, capsys, data_root):
     assert config["encoder"] == "gin" and "patience" not in config   # a fixed budget
     # Each kind of model refuses the other kind of dataset.
     with pytest.raises(SystemExit, match="learns graph embeddings"):
-        main(["pretrain", "--model", "infograph", "--dataset", "planted", "--out",
+        main([*PRETRAIN, "--model", "infograph", "--dataset", "planted", "--out",
               str(tmp_path)])
     with pytest.raises(SystemExit, match="learns node embeddings"):
-        main(["pretrain", "--model", "gmi", "--dataset", "mutag", "--root", str(data_root),
+        main([*PRETRAIN, "--model", "gmi", "--dataset", "mutag", "--root", str(data_root),
               "--out", str(tmp_path)])
-    assert main(["pretrain", "--model", "infograf", "--out", str(tmp_path)]) == 2
+    assert main([*PRETRAIN, "--model", "infograf", "--out", str(tmp_path)]) == 2
     assert "Unknown model 'infograf'" in capsys.readouterr().err
 
 
@@ -132,7 +134,7 @@ def test_pretrain_and_evaluate_an_ogb_dataset_offline_with_the_ogb_evaluator(tmp
     write_tiny_arxiv(root)   # 60 nodes in OGB's on-disk layout, split 30/15/15
     scores = evaluator_calls
     out = tmp_path / "run"
-    assert main(["pretrain", "--model", "dgi", "--dataset", "ogbn-arxiv", "--root", str(root),
+    assert main([*PRETRAIN, "--model", "dgi", "--dataset", "ogbn-arxiv", "--root", str(root),
                  "--epochs", "3", "--hidden", "16", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "DGI on ogbn-arxiv: 60 nodes" in printed
@@ -176,7 +178,7 @@ def test_pretrain_and_evaluate_an_ogb_dataset_offline_with_the_ogb_evaluator(tmp
 
 def test_pretrain_on_mini_batches_records_the_settings(tmp_path, capsys):
     out = tmp_path / "mb"
-    assert main(["pretrain", "--dataset", "planted", "--batch-size", "256", "--num-neighbors",
+    assert main([*PRETRAIN, "--dataset", "planted", "--batch-size", "256", "--num-neighbors",
                  "5", "--summary", "ema", "--out", str(out), *FAST, "--epochs", "6"]) == 0
     printed = capsys.readouterr().out
     assert "mini-batches of 256 seed nodes (neighbours [5], ema summary)" in printed
@@ -189,15 +191,15 @@ def test_pretrain_on_mini_batches_records_the_settings(tmp_path, capsys):
 
 
 def test_mini_batch_flags_are_checked(tmp_path, capsys):
-    assert main(["pretrain", "--dataset", "planted", "--num-neighbors", "5", "--out",
+    assert main([*PRETRAIN, "--dataset", "planted", "--num-neighbors", "5", "--out",
                  str(tmp_path), *FAST]) == 2
     assert "--num-neighbors and --summary set mini-batch training: add --batch-size" in \
         capsys.readouterr().err
-    assert main(["pretrain", "--dataset", "planted", "--nproc", "2", "--out",
+    assert main([*PRETRAIN, "--dataset", "planted", "--nproc", "2", "--out",
                  str(tmp_path), *FAST]) == 2
     assert "training on several processes samples mini-batches: add --batch-size" in \
         capsys.readouterr().err
-    assert main(["pretrain", "--model", "infograph", "--dataset", "planted", "--nproc", "2",
+    assert main([*PRETRAIN, "--model", "infograph", "--dataset", "planted", "--nproc", "2",
                  "--batch-size", "8", "--out", str(tmp_path)]) == 2
     assert "'infograph' is graph-level: run it on one process" in capsys.readouterr().err
 
@@ -206,7 +208,7 @@ def test_pretrain_on_two_processes_writes_once(tmp_path):
     out = tmp_path / "ddp"
     result = subprocess.run(
         [sys.executable, "-m", "graphinfo", "pretrain", "--dataset", "planted", "--nproc", "2",
-         "--batch-size", "128", "--out", str(out), *FAST, "--epochs", "4"],
+         "--batch-size", "128", "--out", str(out), *FAST, "--epochs", "4", "--no-plots"],
         capture_output=True, text=True, timeout=300, env={**os.environ,
                                                           "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
@@ -225,7 +227,7 @@ def test_ogb_layout_dataset_trains_on_mini_batches_through_the_cli(tmp_path, cap
     root = tmp_path / "ogb"
     write_tiny_arxiv(root)
     out = tmp_path / "run"
-    assert main(["pretrain", "--dataset", "ogbn-arxiv", "--root", str(root), "--epochs", "3",
+    assert main([*PRETRAIN, "--dataset", "ogbn-arxiv", "--root", str(root), "--epochs", "3",
                  "--hidden", "16", "--batch-size", "16", "--num-neighbors", "4", "--out",
                  str(out)]) == 0
     printed = capsys.readouterr().out
@@ -241,19 +243,19 @@ def test_num_neighbors_takes_positive_counts_or_minus_one(capsys):
     from graphinfo.cli import build_parser
 
     parser = build_parser()
-    assert parser.parse_args(["pretrain", "--num-neighbors", "-1", "5"]).num_neighbors == [-1, 5]
+    assert parser.parse_args([*PRETRAIN, "--num-neighbors", "-1", "5"]).num_neighbors == [-1, 5]
     with pytest.raises(SystemExit):
-        parser.parse_args(["pretrain", "--num-neighbors", "-2"])
+        parser.parse_args([*PRETRAIN, "--num-neighbors", "-2"])
     assert "expected an integer >= 1, or -1 for all neighbours, got -2" in capsys.readouterr().err
 
 
 def test_errors_of_a_multi_process_run_are_reported_like_any_other(tmp_path, capfd):
     # Caught before any process starts.
-    assert main(["pretrain", "--dataset", "no-such-graph", "--nproc", "2", "--batch-size", "8",
+    assert main([*PRETRAIN, "--dataset", "no-such-graph", "--nproc", "2", "--batch-size", "8",
                  "--out", str(tmp_path)]) == 2
     assert "error: Unknown dataset 'no-such-graph'" in capfd.readouterr().err
     # Raised inside the processes: each says what stopped it, then the launcher reports.
-    assert main(["pretrain", "--dataset", "planted", "--nproc", "2", "--batch-size", "8",
+    assert main([*PRETRAIN, "--dataset", "planted", "--nproc", "2", "--batch-size", "8",
                  "--num-neighbors", "5", "5", "--out", str(tmp_path)]) == 2
     err = capfd.readouterr().err
     assert "error in process 0: ValueError: 'num_neighbors' must give one count per encoder " \
@@ -265,21 +267,21 @@ def test_wrong_names_and_devices_fail_before_any_data_loads(tmp_path, capsys):
     # The data folder does not exist: a setting checked first fails with its own message.
     missing = ["--dataset", "cora", "--root", str(tmp_path / "no-data"), "--out",
                str(tmp_path / "run")]
-    assert main(["pretrain", *missing, "--estimator", "foo"]) == 2
+    assert main([*PRETRAIN, *missing, "--estimator", "foo"]) == 2
     assert "Unknown estimator 'foo'; expected one of: 'jsd'" in capsys.readouterr().err
-    assert main(["pretrain", *missing, "--encoder", "foo"]) == 2
+    assert main([*PRETRAIN, *missing, "--encoder", "foo"]) == 2
     assert "Unknown encoder 'foo'; expected one of: 'gcn'" in capsys.readouterr().err
-    assert main(["pretrain", *missing, "--option", "corruption='foo'"]) == 2
+    assert main([*PRETRAIN, *missing, "--option", "corruption='foo'"]) == 2
     assert "Unknown corruption 'foo'" in capsys.readouterr().err
     for device, message in (("gpu", "unknown device 'gpu'; use cpu, cuda or cuda:N"),
                             ("mps", "graphinfo runs on cpu, cuda or cuda:N")):
         with pytest.raises(SystemExit, match=message):
-            main(["pretrain", *missing, "--device", device])
+            main([*PRETRAIN, *missing, "--device", device])
     assert not (tmp_path / "run").exists()
 
 
 def test_a_given_root_is_never_downloaded_into(tmp_path, capsys):
     # Missing files under a given root are an error at once; no download is tried.
-    assert main(["pretrain", "--dataset", "cora", "--root", str(tmp_path), "--out",
+    assert main([*PRETRAIN, "--dataset", "cora", "--root", str(tmp_path), "--out",
                  str(tmp_path / "run")]) == 2
     assert "downloading is disabled" in capsys.readouterr().err

@@ -24,6 +24,8 @@ from graphinfo.transforms import DiffusionView, MetapathGraphs
 from tests.conftest import split_of
 
 HERE = __name__   # how pytest imported this file (importable by that name)
+#: pretrain without the plots (tests/test_runs.py draws them).
+PRETRAIN = ["pretrain", "--no-plots"]
 
 
 class SummaryContrast(MIModel):
@@ -128,7 +130,7 @@ def test_the_embedder_takes_the_class_or_its_path(graph):
 
 def test_the_cli_trains_a_model_given_as_module_and_class(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["pretrain", "--model", f"{HERE}:SummaryContrast", "--dataset", "planted",
+    assert main([*PRETRAIN, "--model", f"{HERE}:SummaryContrast", "--dataset", "planted",
                  "--hidden", "16", "--epochs", "15", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "full-batch" in printed and "test accuracy (%)" in printed
@@ -139,12 +141,12 @@ def test_the_cli_trains_a_model_given_as_module_and_class(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["per_seed"][0]["test_acc"] > 0.6
     assert torch.load(out / "embeddings.pt").shape == (2000, 16)
-    assert main(["pretrain", "--model", f"{HERE}:SummaryContrast", "--dataset", "planted",
+    assert main([*PRETRAIN, "--model", f"{HERE}:SummaryContrast", "--dataset", "planted",
                  "--hidden", "16", "--epochs", "2", "--batch-size", "256",
                  "--out", str(tmp_path / "mini")]) == 0
     assert "mini-batches of 256 seed nodes" in capsys.readouterr().out
     # A setting the model's constructor cannot take is refused, naming the model.
-    assert main(["pretrain", "--model", f"{HERE}:SummaryContrast", "--encoder", "sage",
+    assert main([*PRETRAIN, "--model", f"{HERE}:SummaryContrast", "--encoder", "sage",
                  "--out", str(tmp_path / "x")]) == 2
     assert "SummaryContrast has no 'encoder' setting" in capsys.readouterr().err
 

@@ -8,11 +8,13 @@ from graphinfo.cli import main
 from graphinfo.data import load_dataset, planted_partition
 from graphinfo.runs import run_model_kwargs
 
+#: pretrain without the plots (their own test draws them).
+PRETRAIN = ["pretrain", "--no-plots"]
 FAST = ["--hidden", "16", "--epochs", "5", "--patience", "5"]
 
 
 def _pretrain(out, *flags):
-    assert main(["pretrain", "--out", str(out), *FAST, *flags]) == 0
+    assert main([*PRETRAIN, "--out", str(out), *FAST, *flags]) == 0
     return out
 
 
@@ -67,7 +69,7 @@ def test_a_config_without_model_kwargs_is_rebuilt_from_its_settings(tmp_path):
 
 def test_graph_runs_embed_their_graphs_exactly(tmp_path, capsys, data_root):
     out = tmp_path / "infograph"
-    assert main(["pretrain", "--model", "infograph", "--dataset", "mutag", "--root",
+    assert main([*PRETRAIN, "--model", "infograph", "--dataset", "mutag", "--root",
                  str(data_root), "--epochs", "1", "--hidden", "8", "--layers", "2",
                  "--out", str(out)]) == 0
     run = load_run(out)
@@ -107,7 +109,7 @@ def test_bad_run_folders_are_named_in_the_error(tmp_path):
 def test_pretrain_config_replays_a_run_to_the_same_metrics(tmp_path, capsys):
     out = _pretrain(tmp_path / "run", "--seeds", "2", "--seed", "3", "--model", "gmi",
                     "--option", "variant='adaptive'")
-    assert main(["pretrain", "--config", str(out / "config.json")]) == 0
+    assert main([*PRETRAIN, "--config", str(out / "config.json")]) == 0
     replay = tmp_path / "run-replay"                      # the run itself is left alone
     assert "wrote " + str(replay / "embeddings.pt") in capsys.readouterr().out
     first = json.loads((out / "metrics.json").read_text())["per_seed"]
@@ -120,7 +122,7 @@ def test_pretrain_config_replays_a_run_to_the_same_metrics(tmp_path, capsys):
     assert load_run(replay).model.variant == "adaptive"
 
     # A flag given with --config wins over the run's.
-    assert main(["pretrain", "--config", str(out), "--seeds", "1", "--out",
+    assert main([*PRETRAIN, "--config", str(out), "--seeds", "1", "--out",
                  str(tmp_path / "one")]) == 0
     assert len(json.loads((tmp_path / "one" / "metrics.json").read_text())["per_seed"]) == 1
 
@@ -136,13 +138,13 @@ def test_evaluate_scores_a_node_run_folder_as_the_run_did(tmp_path, capsys):
 
 
 def test_replay_and_evaluate_refuse_what_they_cannot_read(tmp_path, capsys):
-    assert main(["pretrain", "--config", str(tmp_path / "nothing")]) == 2
+    assert main([*PRETRAIN, "--config", str(tmp_path / "nothing")]) == 2
     assert "run folder" in capsys.readouterr().err
     out = _pretrain(tmp_path / "run")
     config = json.loads((out / "config.json").read_text())
     del config["flags"]
     (out / "config.json").write_text(json.dumps(config))
-    assert main(["pretrain", "--config", str(out)]) == 2
+    assert main([*PRETRAIN, "--config", str(out)]) == 2
     assert "records no 'flags'" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="give --dataset"):
         main(["evaluate", str(out / "embeddings.pt")])
@@ -167,3 +169,37 @@ def test_validation_selection_records_its_checks(planted):
     assert len(run.curves["loss"]) == run.metrics["epochs"]
     assert [epoch for epoch, _ in run.curves["valid"]] == [0, 2, 4]
     assert all(0.0 <= score <= 1.0 for _, score in run.curves["valid"])
+
+
+def test_pretrain_draws_the_loss_and_an_embedding_map(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run"
+    assert main(["pretrain", "--out", str(out), "--hidden", "8", "--epochs", "3", "--seeds", "2",
+                 "--option", "corruption='shuffle'"]) == 0
+    assert f"wrote {out / 'loss.png'} and {out / 'embedding.png'}" in capsys.readouterr().out
+    for name in ("loss.png", "embedding.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*.tmp"))                     # written atomically
+
+    import graphinfo.plots
+
+    def missing():
+        raise ImportError("plots need matplotlib: pip install 'graphinfo[plots]'")
+
+    monkeypatch.setattr(graphinfo.plots, "require_matplotlib", missing)
+    assert main(["pretrain", "--out", str(tmp_path / "bare"), *FAST]) == 0
+    assert "plots skipped: plots need matplotlib: pip install 'graphinfo[plots]'; --no-plots " \
+        "turns them off" in capsys.readouterr().out
+    assert not (tmp_path / "bare" / "loss.png").exists()
+
+
+def test_the_embedding_map_subsamples_large_inputs(tmp_path):
+    pytest.importorskip("matplotlib")
+    from graphinfo.plots import plot_embedding
+
+    z = torch.randn(120, 6)
+    labels = torch.arange(120) % 3
+    path = plot_embedding(z, labels, tmp_path / "map.png", max_points=40)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match=r"must be \[N, F\] with N >= 4"):
+        plot_embedding(torch.randn(3, 2), None, tmp_path / "tiny.png")
