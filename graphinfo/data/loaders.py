@@ -318,7 +318,8 @@ _LOADERS: dict[str, Callable[..., LoadedDataset]] = {
 def from_networkx(graph: Any, x_attr: str | Sequence[str] | None = None,
                   y_attr: str | None = None, name: str = "networkx",
                   max_degree: int = DEFAULT_MAX_DEGREE, train_ratio: float = 0.1,
-                  valid_ratio: float = 0.1, seed: int = 0) -> LoadedDataset:
+                  valid_ratio: float = 0.1, seed: int = 0,
+                  edge_weight_attr: str | None = "weight") -> LoadedDataset:
     """Wraps a :mod:`networkx` graph as a node-task :class:`LoadedDataset`.
 
     Built on :func:`torch_geometric.utils.from_networkx` (nodes are numbered in
@@ -337,17 +338,29 @@ def from_networkx(graph: Any, x_attr: str | Sequence[str] | None = None,
         train_ratio (float): Training fraction of the random split. (default: ``0.1``)
         valid_ratio (float): Validation fraction of the random split. (default: ``0.1``)
         seed (int): Seed of the random split. (default: ``0``)
+        edge_weight_attr (str, optional): Edge attribute that becomes ``edge_weight`` (the
+            weight the encoders aggregate with); networkx's convention is ``'weight'``.
+            ``None`` keeps every edge attribute as it is. (default: ``'weight'``)
 
     Returns:
         LoadedDataset: Task ``'node'``, source ``'networkx'``.
 
     Raises:
-        ValueError: If the graph is empty or a node lacks ``y_attr``.
+        ValueError: If the graph is empty, a node lacks ``y_attr``, or the edge weights are
+            not one finite number per edge.
     """
     if graph.number_of_nodes() == 0:
         raise ValueError("'graph' has no nodes")
     attrs = [x_attr] if isinstance(x_attr, str) else (list(x_attr) if x_attr else None)
     data = pyg_from_networkx(graph, group_node_attrs=attrs)
+    if edge_weight_attr is not None and edge_weight_attr in data:
+        weight = torch.as_tensor(data[edge_weight_attr])
+        del data[edge_weight_attr]
+        if weight.dim() != 1 or weight.numel() != data.num_edges \
+                or not bool(torch.isfinite(weight.double()).all()):
+            raise ValueError(f"edge attribute {edge_weight_attr!r} must be one finite number "
+                             f"per edge, got shape {tuple(weight.shape)}")
+        data.edge_weight = weight.float()
     if attrs is None:
         data = CappedOneHotDegree(max_degree_of([data], cap=max_degree))(data)
     data.x = data.x.float().view(data.num_nodes, -1)

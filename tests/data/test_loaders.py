@@ -424,6 +424,28 @@ def test_from_networkx_features_and_unlabelled() -> None:
         from_networkx(graph, y_attr="label")
 
 
+def test_from_networkx_turns_the_weight_attribute_into_edge_weight() -> None:
+    graph = nx.Graph()
+    graph.add_weighted_edges_from([(0, 1, 0.5), (1, 2, 2.0), (2, 3, 1.5)])
+    data = from_networkx(graph).data
+    assert "weight" not in data and data.edge_weight.dtype == torch.float32
+    weights = {(int(s), int(d)): float(w) for (s, d), w in zip(data.edge_index.t(),
+                                                               data.edge_weight)}
+    assert weights[(0, 1)] == weights[(1, 0)] == 0.5 and weights[(2, 3)] == 1.5
+    # The encoders aggregate with it: another weight, another embedding.
+    from graphinfo.models import DGI
+
+    torch.manual_seed(0)
+    model = DGI(4, in_channels=data.num_features).eval()
+    with torch.no_grad():
+        weighted = model.embed(data.x, data.edge_index, data.edge_weight)
+        plain = model.embed(data.x, data.edge_index)
+    assert not torch.allclose(weighted, plain)
+    kept = from_networkx(graph, edge_weight_attr=None).data
+    assert "edge_weight" not in kept and kept.weight.tolist() == data.edge_weight.tolist()
+    assert "edge_weight" not in from_networkx(nx.path_graph(4)).data
+
+
 def test_validate_rejects_non_finite_features() -> None:
     loaded = load_dataset("planted", num_nodes=100)
     loaded.data.x[0, 0] = float("nan")
