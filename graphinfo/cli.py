@@ -1,4 +1,5 @@
-"""The ``graphinfo`` command line: ``pretrain``, ``embed``, ``evaluate`` and ``datasets``.
+"""The ``graphinfo`` command line: ``pretrain``, ``embed``, ``evaluate``, ``report`` and
+``datasets``.
 
 The CLI is a thin layer over the Python API: it loads a dataset, trains a model per seed with
 :mod:`graphinfo.train`, evaluates with :mod:`graphinfo.evaluation`, prints a table and writes its
@@ -561,6 +562,43 @@ def embed(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How ``report`` names the summarised metrics (others keep their key).
+_REPORT_LABELS = {"test_acc": "test accuracy (%)", "valid_acc": "valid accuracy (%)",
+                  "test_rocauc": "test ROC-AUC (%)", "valid_rocauc": "valid ROC-AUC (%)",
+                  "nmi": "k-means NMI (%)", "ari": "k-means ARI (%)",
+                  "accuracy": "10-fold SVM accuracy (%)", "train_seconds": "train time (s)"}
+
+
+def report(args: argparse.Namespace) -> int:
+    """``graphinfo report RUN``: prints a saved run's settings, per-seed scores and table again,
+    from its ``config.json`` and ``metrics.json`` (nothing is recomputed)."""
+    from graphinfo.runs import read_config, read_metrics
+
+    config = read_config(args.run)
+    metrics = read_metrics(args.run)
+    settings = ", ".join(f"{key} {config[key]}" for key in
+                         ("hidden_channels", "num_layers", "encoder", "estimator", "epochs",
+                          "lr") if config.get(key) is not None)
+    print(f"{config['model']} on {config.get('dataset')}: {settings}; graphinfo "
+          f"{config.get('graphinfo')}, torch {config.get('torch')}")
+    for row in metrics.get("per_seed", []):
+        scores = "  ".join(f"{key} {100 * row[key]:.2f}" for key in
+                           ("test_acc", "valid_acc", "test_rocauc", "valid_rocauc", "accuracy")
+                           if key in row)
+        print(f"  seed {row.get('seed')}: {scores}  ({row.get('epochs')} epochs, "
+              f"{row.get('train_seconds', 0.0):.1f} s)")
+    summary = metrics.get("summary", {})
+    count = max((stats.get("n", 0) for stats in summary.values()), default=0)
+    rows = [["metric", f"mean ± std over {count} seed(s)"]]
+    for key, stats in summary.items():
+        scale = 1.0 if key == "train_seconds" else 100.0
+        rows.append([_REPORT_LABELS.get(key, key),
+                     f"{scale * stats['mean']:.2f} ± {scale * stats['std']:.2f}"])
+    print(_table(rows))
+    print(f"embeddings.pt: seed {metrics.get('embeddings_seed')}")
+    return 0
+
+
 def datasets(args: argparse.Namespace) -> int:
     from graphinfo.data import cache_dir, data_root, known_datasets
 
@@ -694,6 +732,10 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                    help="output file (default: RUN/embeddings-DATASET.pt)")
     m.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
     m.set_defaults(func=embed)
+
+    r = sub.add_parser("report", help="print a saved run's settings and table again")
+    r.add_argument("run", help="a run folder written by pretrain")
+    r.set_defaults(func=report)
 
     d = sub.add_parser("datasets", help="list known datasets and where they are looked for")
     d.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")

@@ -31,7 +31,7 @@ CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, EMBEDDINGS_FILE = (
     "config.json", "metrics.json", "model.pt", "embeddings.pt")
 
 __all__ = ["CONFIG_FILE", "EMBEDDINGS_FILE", "METRICS_FILE", "WEIGHTS_FILE", "Run",
-           "load_run", "read_config", "run_model_kwargs"]
+           "load_run", "read_config", "read_metrics", "run_model_kwargs"]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -67,6 +67,16 @@ def read_config(run: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not the configuration of a 'graphinfo pretrain' run (no "
                          f"'command': 'pretrain' and 'model')")
     return config
+
+
+def read_metrics(run: str | Path) -> dict[str, Any]:
+    """The ``metrics.json`` of a run folder (every seed's scores, their summary, the curves).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not a JSON object.
+    """
+    return _read_json(Path(run) / METRICS_FILE)
 
 
 def run_model_kwargs(config: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +176,7 @@ def load_run(run_dir: str | Path, *, data: Any = None,
     if run_dir.is_file():          # the run's config.json
         run_dir = run_dir.parent
     config = read_config(run_dir)
-    metrics = _read_json(run_dir / METRICS_FILE)
+    metrics = read_metrics(run_dir)
     weights = run_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} does not exist")

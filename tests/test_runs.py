@@ -203,3 +203,17 @@ def test_the_embedding_map_subsamples_large_inputs(tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match=r"must be \[N, F\] with N >= 4"):
         plot_embedding(torch.randn(3, 2), None, tmp_path / "tiny.png")
+
+
+def test_report_prints_the_runs_table_again(tmp_path, capsys):
+    out = _pretrain(tmp_path / "run", "--seeds", "2")
+    printed = capsys.readouterr().out
+    table = printed[printed.index("metric "):printed.index("wrote ")]
+    assert main(["report", str(out)]) == 0
+    again = capsys.readouterr().out
+    assert again.startswith("dgi on planted: hidden_channels 16")
+    assert "  seed 0: test_acc " in again and "  seed 1: test_acc " in again
+    for line in table.splitlines():
+        if line.startswith(("test accuracy", "valid accuracy", "k-means")):
+            assert line in again
+    assert main(["report", str(tmp_path / "missing")]) == 2
