@@ -14,7 +14,6 @@ import ast
 import logging
 import os
 import platform
-import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,12 +26,6 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_DATASET = "planted"
-
-
-def _format_mean_std(values: Sequence[float], scale: float = 100.0) -> str:
-    mean = statistics.fmean(values) * scale
-    std = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{mean:.2f} ± {std:.2f}"
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -153,7 +146,7 @@ def _replay_defaults(path: str) -> dict[str, Any]:
     if not isinstance(flags, dict):
         raise ValueError(f"{path} records no 'flags' (a run of an earlier graphinfo): it "
                          f"cannot be replayed; give the flags again")
-    defaults = {key: value for key, value in flags.items() if key not in _NOT_REPLAYED}
+    defaults = dict(flags)
     if config.get("root"):
         defaults["root"] = config["root"]
     defaults["out"] = f"{config.get('out') or flags.get('out') or 'runs/run'}-replay"
@@ -306,22 +299,17 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     if not distributed.is_main_process():
         return 0
     name = _METRIC_NAMES.get(metric, metric)
-    labels = {f"test_{metric}": f"test {name} (%)", f"valid_{metric}": f"valid {name} (%)",
-              "nmi": "k-means NMI (%)", "ari": "k-means ARI (%)"}
-    labels = {key: label for key, label in labels.items() if key in results[0]}
-    summary = summarise(results, (*labels, "train_seconds"))
-    rows = [["metric", f"mean ± std over {len(results)} seed(s)"]]
-    for key, label in labels.items():
-        rows.append([label, _format_mean_std([r[key] for r in results])])
-    rows.append(["train time (s)", _format_mean_std([r["train_seconds"] for r in results], 1.0)])
-    print(_table(rows))
+    keys = [key for key in (f"test_{metric}", f"valid_{metric}", "nmi", "ari")
+            if key in results[0]]
+    summary = summarise(results, (*keys, "train_seconds"))
+    print(_summary_table(summary))
     assert best is not None
     _write_outputs(out, best, results, summary, config, evaluation, curves)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
           f"{name}), model.pt, metrics.json and config.json")
     if args.plots:
-        labels = data.y if getattr(data, "y", None) is not None and data.y.dim() == 1 else None
-        _write_plots(out, curves, best.embeddings, labels, config)
+        # plot_embedding colours by y when it is one class per node, else draws one colour.
+        _write_plots(out, curves, best.embeddings, getattr(data, "y", None), config)
     return 0
 
 
@@ -340,6 +328,32 @@ def _run_name(model: str, dataset: Any) -> str:
 
 #: How ``pretrain`` names a probe metric in its table.
 _METRIC_NAMES = {"acc": "accuracy", "rocauc": "ROC-AUC"}
+
+
+def _summary_label(key: str) -> str:
+    """A summarised metric's row label: ``test_acc`` -> ``test accuracy (%)`` and so on."""
+    if key == "train_seconds":
+        return "train time (s)"
+    if key == "accuracy":
+        return "10-fold SVM accuracy (%)"
+    if key in ("nmi", "ari"):
+        return f"k-means {key.upper()} (%)"
+    split, _, metric = key.partition("_")
+    if split in ("train", "valid", "test") and metric:
+        return f"{split} {_METRIC_NAMES.get(metric, metric)} (%)"
+    return key
+
+
+def _summary_table(summary: dict[str, dict[str, float]]) -> str:
+    """The table ``pretrain`` prints (and ``report`` again): mean ± std over the seeds of each
+    summarised metric, in percent except the train time."""
+    count = max((stats.get("n", 0) for stats in summary.values()), default=0)
+    rows = [["metric", f"mean ± std over {count} seed(s)"]]
+    for key, stats in summary.items():
+        scale = 1.0 if key == "train_seconds" else 100.0
+        rows.append([_summary_label(key),
+                     f"{stats['mean'] * scale:.2f} ± {stats['std'] * scale:.2f}"])
+    return _table(rows)
 
 
 def _evaluation_note(probe: str, probe_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -439,11 +453,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
         if best is None:
             best = run
     summary = summarise(results, ("accuracy", "train_seconds"))
-    rows = [["metric", f"mean ± std over {len(results)} seed(s)"],
-            ["10-fold SVM accuracy (%)", _format_mean_std([r["accuracy"] for r in results])],
-            ["train time (s)",
-             _format_mean_std([r["train_seconds"] for r in results], 1.0)]]
-    print(_table(rows))
+    print(_summary_table(summary))
     assert best is not None
     _write_outputs(out, best, results, summary, config, curves=curves)
     print(f"wrote {out / 'embeddings.pt'} (graph embeddings, seed "
@@ -492,15 +502,15 @@ def evaluate(args: argparse.Namespace) -> int:
     z = torch.load(path, map_location="cpu", weights_only=True)
     graph_level = dataset.task == "graph"
     if graph_level:
-        rows, what = len(dataset.dataset), "graphs"
+        rows, unit = len(dataset.dataset), "graph"
     elif dataset.data is None or dataset.split is None:
         raise SystemExit(f"error: dataset {name!r} has no node split to evaluate on")
     else:
-        rows, what = dataset.data.num_nodes, "nodes"
+        rows, unit = dataset.data.num_nodes, "node"
     if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.size(0) != rows:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
         raise SystemExit(f"error: {str(path)!r} must hold a tensor of shape [{rows}, F] for "
-                         f"{dataset.name} (one row per {what[:-1]}), got {shape}")
+                         f"{dataset.name} (one row per {unit}), got {shape}")
     evaluation: dict[str, Any] = {}
     if graph_level:
         result = svm_cross_validation(z, _graph_labels(dataset.dataset), seed=seed)
@@ -562,13 +572,6 @@ def embed(args: argparse.Namespace) -> int:
     return 0
 
 
-#: How ``report`` names the summarised metrics (others keep their key).
-_REPORT_LABELS = {"test_acc": "test accuracy (%)", "valid_acc": "valid accuracy (%)",
-                  "test_rocauc": "test ROC-AUC (%)", "valid_rocauc": "valid ROC-AUC (%)",
-                  "nmi": "k-means NMI (%)", "ari": "k-means ARI (%)",
-                  "accuracy": "10-fold SVM accuracy (%)", "train_seconds": "train time (s)"}
-
-
 def report(args: argparse.Namespace) -> int:
     """``graphinfo report RUN``: prints a saved run's settings, per-seed scores and table again,
     from its ``config.json`` and ``metrics.json`` (nothing is recomputed)."""
@@ -587,14 +590,7 @@ def report(args: argparse.Namespace) -> int:
                            if key in row)
         print(f"  seed {row.get('seed')}: {scores}  ({row.get('epochs')} epochs, "
               f"{row.get('train_seconds', 0.0):.1f} s)")
-    summary = metrics.get("summary", {})
-    count = max((stats.get("n", 0) for stats in summary.values()), default=0)
-    rows = [["metric", f"mean ± std over {count} seed(s)"]]
-    for key, stats in summary.items():
-        scale = 1.0 if key == "train_seconds" else 100.0
-        rows.append([_REPORT_LABELS.get(key, key),
-                     f"{scale * stats['mean']:.2f} ± {scale * stats['std']:.2f}"])
-    print(_table(rows))
+    print(_summary_table(metrics.get("summary", {})))
     print(f"embeddings.pt: seed {metrics.get('embeddings_seed')}")
     return 0
 

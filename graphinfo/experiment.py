@@ -156,6 +156,17 @@ class ValidationSelection:
         self.stopper.restore(model)
 
 
+def export_node_embeddings(model: torch.nn.Module, data: Data, *, layerwise: bool,
+                           device: str | torch.device | None = None) -> Tensor:
+    """Every node's embedding as :func:`run_seed` exports it after training (and
+    :meth:`graphinfo.runs.Run.embed` again): layer by layer over the full graph after
+    mini-batch training (:func:`graphinfo.train.embed_layerwise`), else the full-graph forward
+    (:func:`graphinfo.train.embed`)."""
+    if layerwise:
+        return embed_layerwise(model, data, device=device)
+    return embed(model, data, device=device)
+
+
 def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor], seed: int, *,
              model_kwargs: Mapping[str, Any] | None = None,
              fit_kwargs: Mapping[str, Any] | None = None,
@@ -213,12 +224,9 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
         selection.restore(model)
     seconds = time.perf_counter() - started
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    if minibatch is not None:
-        if not distributed.is_main_process():
-            return SeedRun({}, None, state)
-        z = embed_layerwise(model, data, device=device)
-    else:
-        z = embed(model, data, device=device)
+    if minibatch is not None and not distributed.is_main_process():
+        return SeedRun({}, None, state)
+    z = export_node_embeddings(model, data, layerwise=minibatch is not None, device=device)
     metrics: dict[str, Any] = {"seed": seed, **_probe(z, data.y, split, probe, probe_kwargs)}
     if probe == "linear_probe":
         metrics.update(clustering(z, data.y, seed=seed))

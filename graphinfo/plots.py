@@ -75,10 +75,10 @@ def _project(z: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
     """2-D coordinates of the rows of ``z`` and the method's name."""
     try:
         from umap import UMAP  # optional: umap-learn
-
-        return UMAP(n_components=2, random_state=seed).fit_transform(z), "UMAP"
     except ImportError:
-        pass
+        UMAP = None
+    if UMAP is not None:
+        return UMAP(n_components=2, random_state=seed).fit_transform(z), "UMAP"
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 

@@ -127,26 +127,27 @@ class Run:
             ValueError: If the graph's feature size is not the model's, or the data is of the
                 wrong kind for the run.
         """
-        from graphinfo.experiment import normalise_features
-        from graphinfo.train import embed, embed_graphs, embed_layerwise
+        from graphinfo.experiment import export_node_embeddings, normalise_features
+        from graphinfo.train import embed_graphs
 
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         if self.level == "graph":
             graphs = getattr(dataset, "dataset", dataset)
             if graphs is None:
-                raise ValueError(f"the run {self.path} embeds graphs; the dataset holds no "
-                                 f"collection of graphs")
+                raise ValueError(f"the run {self.path} embeds graphs: expected a collection of "
+                                 f"graphs, got {type(dataset).__name__} without one")
             self._check_features(feature_size(graphs))
             return embed_graphs(self.model, graphs, device=device)
         data = getattr(dataset, "data", dataset)
         if data is None or getattr(data, "x", None) is None:
-            raise ValueError(f"the run {self.path} embeds the nodes of one graph with features; "
-                             f"the dataset holds none")
+            raise ValueError(f"the run {self.path} embeds the nodes of one graph: expected a "
+                             f"graph with node features 'x', got {type(dataset).__name__} "
+                             f"without one")
         self._check_features(feature_size(data))
         data = normalise_features(data, self.config.get("feature_norm", "auto"))
-        if self.config.get("minibatch"):
-            return embed_layerwise(self.model, data, device=device)
-        return embed(self.model, data, device=device)
+        return export_node_embeddings(self.model, data,
+                                      layerwise=bool(self.config.get("minibatch")),
+                                      device=device)
 
     def _check_features(self, size: int) -> None:
         expected = self.config.get("in_channels")

@@ -349,6 +349,10 @@ def constructor_kwargs(cls: type, *, hidden_channels: int | None = None,
     parameters = inspect.signature(cls).parameters
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     name = cls.__name__
+    unknown = sorted(key for key in options if key not in parameters)
+    if unknown and not accepts_any:
+        raise ValueError(f"{name} has no {', '.join(map(repr, unknown))} setting (its "
+                         f"constructor takes {', '.join(parameters)})")
     kwargs = dict(options)
     for key, value in (("hidden_channels", hidden_channels), ("encoder", encoder),
                        ("estimator", estimator)):

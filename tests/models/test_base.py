@@ -50,6 +50,9 @@ def test_generic_settings_map_onto_each_constructor():
         constructor_kwargs(bare, encoder="gcn")
     with pytest.raises(ValueError, match="Bare has no 'num_layers' setting"):
         constructor_kwargs(bare, num_layers=2)
+    with pytest.raises(ValueError, match=r"DGI has no 'bogus' setting \(its constructor takes "
+                                         r"hidden_channels, encoder, summary"):
+        constructor_kwargs(DGI, bogus=1)
     assert describe_settings(DGI, {}) == {"hidden_channels": 512, "num_layers": 1,
                                           "encoder": "gcn", "estimator": "jsd"}
     assert describe_settings(InfoGraph, {"num_layers": 2})["num_layers"] == 2
