@@ -72,6 +72,33 @@ def _check_model_settings(model: type, model_kwargs: dict[str, Any]) -> None:
     build_model(model, in_channels=8, **model_kwargs)
 
 
+def _load_data(name: str, root: str | None, features: str | None = None,
+               labels: str | None = None) -> Any:
+    """``load_dataset`` for the CLI: a registered name from ``root`` (a given root: no
+    download attempt), or a graph file with its optional features and labels files."""
+    from graphinfo.data import is_graph_file, load_dataset
+
+    if is_graph_file(name):
+        return load_dataset(name, features=features, labels=labels)
+    if features is not None or labels is not None:
+        raise ValueError(f"--features and --labels go with a graph file as --dataset; "
+                         f"{name!r} is a registered dataset with its own")
+    return load_dataset(name, root=root, download=root is None)
+
+
+def _dataset_reference(name: str, features: str | None,
+                       labels: str | None) -> dict[str, Any]:
+    """How ``config.json`` names the data so that replay, ``embed`` and ``evaluate`` find it
+    from any folder: a graph file (and its features and labels files) by absolute path."""
+    from graphinfo.data import is_graph_file
+
+    if not is_graph_file(name):
+        return {}
+    return {"dataset": os.path.abspath(name),
+            "features": os.path.abspath(features) if features else None,
+            "labels": os.path.abspath(labels) if labels else None}
+
+
 #: Model arguments that have their own flag (an --option may not set them behind its back).
 _FLAG_OPTIONS = {"hidden_channels": "--hidden", "num_layers": "--layers",
                  "encoder": "--encoder", "encoder_kwargs": "--layers / --encoder",
@@ -120,6 +147,7 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
         "weight_decay": args.weight_decay,
         **describe_settings(model, model_kwargs), "options": _model_options(args.option),
         "in_channels": in_channels, "model_kwargs": model_kwargs, "flags": _flags(args),
+        **_dataset_reference(args.dataset, args.features, args.labels),
         "device": device, "out": str(out), "graphinfo": __version__, "torch": torch.__version__,
         "python": platform.python_version(),
     }
@@ -149,6 +177,9 @@ def _replay_defaults(path: str) -> dict[str, Any]:
     defaults = dict(flags)
     if config.get("root"):
         defaults["root"] = config["root"]
+    if "features" in config:        # a graph file: the absolute paths the run recorded
+        defaults.update(dataset=config["dataset"], features=config["features"],
+                        labels=config["labels"])
     defaults["out"] = f"{config.get('out') or flags.get('out') or 'runs/run'}-replay"
     return defaults
 
@@ -217,7 +248,6 @@ def _importable_from_here() -> None:
 
 def pretrain(args: argparse.Namespace) -> int:
     from graphinfo import distributed
-    from graphinfo.data import load_dataset
     from graphinfo.models import model_class
     from graphinfo.models.base import model_level
 
@@ -228,8 +258,7 @@ def pretrain(args: argparse.Namespace) -> int:
     _check_model_settings(model, _model_kwargs(args, model))
     if not distributed.is_main_process():
         distributed.barrier()   # rank 0 loads (and processes into the cache) first
-    dataset = load_dataset(args.dataset, root=args.root,
-                           download=args.root is None)   # a given root: no network
+    dataset = _load_data(args.dataset, args.root, args.features, args.labels)
     if distributed.is_main_process():
         distributed.barrier()
     if dataset.task == "graph":
@@ -267,8 +296,9 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
         config.update(batch_size=args.batch_size, minibatch=minibatch,
                       processes=distributed.world_size())
     print(f"{_display_name(model)} on {dataset.name}: {data.num_nodes} nodes, "
-          f"{data.num_edges} edges, {data.num_features} features, {dataset.num_classes} "
-          f"classes; {args.seeds} seed(s) on {device}" + _minibatch_text(minibatch))
+          f"{data.num_edges} edges, {data.num_features} features, "
+          f"{_classes_text(dataset.num_classes)}; {args.seeds} seed(s) on {device}"
+          + _minibatch_text(minibatch))
     results: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
     best: SeedRun | None = None
@@ -276,41 +306,78 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
                   "weight_decay": args.weight_decay, "patience": config["patience"],
                   "progress": args.progress}
     probe, probe_kwargs = dataset.probe_protocol()
-    evaluation = _evaluation_note(probe, probe_kwargs)
+    labelled = dataset.split is not None
+    evaluation = _evaluation_note(probe, probe_kwargs) if labelled else {}
     if evaluation:
         config["evaluation"] = evaluation
         print(f"  scored by ogb.nodeproppred.Evaluator({evaluation['evaluator']!r}): "
               f"{evaluation['metric']}, linear probe with C chosen on the valid split")
+    if not labelled:
+        print(f"  {dataset.name} has no node labels: the embeddings are trained and written "
+              f"but not evaluated (a graph file takes labels from --labels FILE)")
     metric = evaluation.get("metric", "acc")
+    baselines = args.baselines and labelled
+    raw: dict[str, Any] = {}
+    if baselines and distributed.is_main_process():
+        from graphinfo.experiment import probe_scores
+
+        scores = probe_scores(data.x.to_dense() if data.x.is_sparse else data.x, data.y,
+                        dataset.split, probe, probe_kwargs)
+        raw = {f"raw_{key}": value for key, value in scores.items()
+               if key.startswith(("valid_", "test_"))}
     for seed in config["seeds"]:
         run = run_seed(model, data, dataset.split, seed, model_kwargs=model_kwargs,
                        fit_kwargs=fit_kwargs, device=device, probe=probe,
-                       probe_kwargs=probe_kwargs, minibatch=minibatch)
+                       probe_kwargs=probe_kwargs, minibatch=minibatch,
+                       untrained_baseline=baselines)
         if not distributed.is_main_process():
             continue    # rank 0 evaluates, prints and writes
-        row = run.metrics
+        row = {**run.metrics, **raw}
         results.append(row)
         curves[str(seed)] = run.curves
-        print(f"  seed {seed}: test {100 * row[f'test_{metric}']:.2f}  valid "
-              f"{100 * row[f'valid_{metric}']:.2f}  ({row['epochs']} epochs, "
-              f"{row['train_seconds']:.1f} s)")
-        if best is None or row[f"valid_{metric}"] > best.metrics[f"valid_{metric}"]:
+        scores = (f"test {100 * row[f'test_{metric}']:.2f}  valid "
+                  f"{100 * row[f'valid_{metric}']:.2f}  " if labelled else "")
+        if baselines:
+            scores += f"(untrained encoder: test {100 * row[f'untrained_test_{metric}']:.2f})  "
+        print(f"  seed {seed}: {scores}({row['epochs']} epochs, {row['train_seconds']:.1f} s)")
+        if best is None or (labelled and row[f"valid_{metric}"]
+                            > best.metrics[f"valid_{metric}"]):
             best = run
     if not distributed.is_main_process():
         return 0
     name = _METRIC_NAMES.get(metric, metric)
-    keys = [key for key in (f"test_{metric}", f"valid_{metric}", "nmi", "ari")
+    keys = [key for key in (f"test_{metric}", f"valid_{metric}", "nmi", "ari",
+                            f"untrained_test_{metric}", f"raw_test_{metric}")
             if key in results[0]]
     summary = summarise(results, (*keys, "train_seconds"))
     print(_summary_table(summary))
+    if baselines:
+        print(_baseline_line(summary, metric))
     assert best is not None
     _write_outputs(out, best, results, summary, config, evaluation, curves)
-    print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, best validation "
-          f"{name}), model.pt, metrics.json and config.json")
+    chosen = "best validation " + name if labelled else "the first seed: no labels to choose by"
+    print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, {chosen}), "
+          f"model.pt, metrics.json and config.json")
     if args.plots:
         # plot_embedding colours by y when it is one class per node, else draws one colour.
-        _write_plots(out, curves, best.embeddings, getattr(data, "y", None), config)
+        _write_plots(out, curves, best.embeddings, data.y if labelled else None, config)
     return 0
+
+
+def _classes_text(num_classes: int) -> str:
+    return f"{num_classes} classes" if num_classes else "no labels"
+
+
+def _baseline_line(summary: dict[str, dict[str, float]], metric: str) -> str:
+    """One line setting the trained encoder's test score beside the untrained encoder's and
+    the raw features' (all through the same probe)."""
+    trained, untrained, raw = (100 * summary[key]["mean"] for key in
+                               (f"test_{metric}", f"untrained_test_{metric}",
+                                f"raw_test_{metric}"))
+    name = _METRIC_NAMES.get(metric, metric)
+    return (f"training gained {trained - untrained:+.2f} points of test {name} over the "
+            f"untrained encoder ({untrained:.2f}) and {trained - raw:+.2f} over the raw "
+            f"features ({raw:.2f}), same probe")
 
 
 def _display_name(model: type) -> str:
@@ -332,6 +399,9 @@ _METRIC_NAMES = {"acc": "accuracy", "rocauc": "ROC-AUC"}
 
 def _summary_label(key: str) -> str:
     """A summarised metric's row label: ``test_acc`` -> ``test accuracy (%)`` and so on."""
+    for prefix, what in (("untrained_", "untrained encoder"), ("raw_", "raw features")):
+        if key.startswith(prefix):
+            return f"{what}: {_summary_label(key[len(prefix):])}"
     if key == "train_seconds":
         return "train time (s)"
     if key == "accuracy":
@@ -423,7 +493,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
         raise ValueError("training on several processes covers node embeddings; graph "
                          "embeddings train on one process")
     graphs = dataset.dataset
-    labels = _graph_labels(graphs)
+    labels = _graph_labels(graphs) if dataset.num_classes else None
     out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
     model_kwargs = _model_kwargs(args, model)
     config = _config(args, model, dataset, device, out, model_kwargs, "graph")
@@ -431,7 +501,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     config["epochs"] = args.epochs or defaults.epochs
     config["batch_size"] = args.batch_size or defaults.batch_size or 128
     print(f"{_display_name(model)} on {dataset.name}: {len(graphs)} graphs, "
-          f"{dataset.num_features} node features, {dataset.num_classes} classes; "
+          f"{dataset.num_features} node features, {_classes_text(dataset.num_classes)}; "
           f"{args.seeds} seed(s) on {device}")
     fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
                   "weight_decay": args.weight_decay,
@@ -439,20 +509,25 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     results: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
     best: SeedRun | None = None
+    if labels is None:
+        print(f"  {dataset.name}'s graphs have no labels: the embeddings are trained and "
+              f"written but not evaluated")
     for seed in config["seeds"]:
         run = run_graph_seed(model, graphs, labels, seed, model_kwargs=model_kwargs,
                              fit_kwargs=fit_kwargs, device=device)
         row = run.metrics
         results.append(row)
         curves[str(seed)] = run.curves
-        print(f"  seed {seed}: 10-fold SVM accuracy {100 * row['accuracy']:.2f} "
-              f"± {100 * row['accuracy_std']:.2f}  ({row['epochs']} epochs, "
+        scores = (f"10-fold SVM accuracy {100 * row['accuracy']:.2f} "
+                  f"± {100 * row['accuracy_std']:.2f}  " if labels is not None else "")
+        print(f"  seed {seed}: {scores}({row['epochs']} epochs, "
               f"{row['train_seconds']:.1f} s)")
         # No validation split here: the saved embeddings are the first seed's, whatever their
         # accuracy (choosing by cross-validated accuracy would select on the test folds).
         if best is None:
             best = run
-    summary = summarise(results, ("accuracy", "train_seconds"))
+    summary = summarise(results, ("accuracy", "train_seconds") if labels is not None
+                        else ("train_seconds",))
     print(_summary_table(summary))
     assert best is not None
     _write_outputs(out, best, results, summary, config, curves=curves)
@@ -479,7 +554,6 @@ def evaluate(args: argparse.Namespace) -> int:
     the figures are the run's."""
     import torch
 
-    from graphinfo.data import load_dataset
     from graphinfo.evaluation import clustering, svm_cross_validation
     from graphinfo.evaluation import evaluate as run_protocol
     from graphinfo.io import save_json
@@ -490,17 +564,19 @@ def evaluate(args: argparse.Namespace) -> int:
     if path.is_dir():
         config = read_config(path)
         path = path / EMBEDDINGS_FILE
-    name = args.dataset or config.get("dataset")
+    name, root, features, labels = _run_data(args, config)
     if name is None:
         raise SystemExit("error: give --dataset (whose labels to score against) or a run "
                          "folder instead of an embeddings file")
-    root = args.root if args.root is not None else config.get("root")
     seed = args.seed if args.seed is not None else config.get("embeddings_seed", 0)
-    dataset = load_dataset(name, root=root, download=root is None)
+    dataset = _load_data(name, root, features, labels)
     if not path.is_file():
         raise SystemExit(f"error: embeddings file {str(path)!r} does not exist")
     z = torch.load(path, map_location="cpu", weights_only=True)
     graph_level = dataset.task == "graph"
+    if not dataset.num_classes:
+        raise ValueError(f"{dataset.name} has no labels to score the embeddings "
+                         f"against (a graph file takes them from --labels FILE)")
     if graph_level:
         rows, unit = len(dataset.dataset), "graph"
     elif dataset.data is None or dataset.split is None:
@@ -544,7 +620,6 @@ def embed(args: argparse.Namespace) -> int:
     trained on, from the root it recorded) and the embeddings are written atomically."""
     import torch
 
-    from graphinfo.data import load_dataset
     from graphinfo.io import save_torch
     from graphinfo.runs import EMBEDDINGS_FILE, load_run, read_config
 
@@ -553,11 +628,10 @@ def embed(args: argparse.Namespace) -> int:
     config = read_config(run_dir)
     if ":" in config["model"]:
         _importable_from_here()
-    name = args.dataset or config.get("dataset")
+    name, root, features, labels = _run_data(args, config)
     if name is None:
         raise ValueError(f"{run_dir / 'config.json'} names no dataset: give --dataset")
-    root = args.root if args.root is not None else config.get("root")
-    dataset = load_dataset(name, root=root, download=root is None)
+    dataset = _load_data(name, root, features, labels)
     run = load_run(run_dir, device=device)
     z = run.embed(dataset)
     out = Path(args.out) if args.out else run_dir / f"embeddings-{dataset.name}.pt"
@@ -565,11 +639,22 @@ def embed(args: argparse.Namespace) -> int:
     what = "graph" if run.level == "graph" else "node"
     text = f"wrote {out}: {z.size(0)} {what} embeddings of size {z.size(1)}"
     saved = run_dir / EMBEDDINGS_FILE
-    if dataset.name == config.get("dataset") and saved.is_file():
+    if name == config.get("dataset") and saved.is_file():
         same = torch.equal(z, run.saved_embeddings())
         text += (f" ({'equal to' if same else 'NOT equal to'} the run's {EMBEDDINGS_FILE})")
     print(text)
     return 0
+
+
+def _run_data(args: argparse.Namespace,
+              config: dict[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:
+    """The dataset, root, features and labels files ``embed`` and ``evaluate`` load: the
+    command line's, else the run's (a run's graph file with its own features and labels)."""
+    root = args.root if args.root is not None else config.get("root")
+    if args.dataset is not None:
+        return args.dataset, root, args.features, args.labels
+    return (config.get("dataset"), root, args.features or config.get("features"),
+            args.labels or config.get("labels"))
 
 
 def report(args: argparse.Namespace) -> int:
@@ -586,7 +671,8 @@ def report(args: argparse.Namespace) -> int:
           f"{config.get('graphinfo')}, torch {config.get('torch')}")
     for row in metrics.get("per_seed", []):
         scores = "  ".join(f"{key} {100 * row[key]:.2f}" for key in
-                           ("test_acc", "valid_acc", "test_rocauc", "valid_rocauc", "accuracy")
+                           ("test_acc", "valid_acc", "test_rocauc", "valid_rocauc", "accuracy",
+                            "untrained_test_acc", "untrained_test_rocauc")
                            if key in row)
         print(f"  seed {row.get('seed')}: {scores}  ({row.get('epochs')} epochs, "
               f"{row.get('train_seconds', 0.0):.1f} s)")
@@ -636,6 +722,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _graph_file_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--features", default=None, metavar="FILE",
+                        help="with a graph file as --dataset: node features, a .npy array or "
+                             "a .pt tensor (a row per node) or text lines 'NODE_ID F1 F2 ...'")
+    parser.add_argument("--labels", default=None, metavar="FILE",
+                        help="with a graph file as --dataset: node labels, a .npy / .pt vector "
+                             "or text lines 'NODE_ID LABEL' (without labels nothing is "
+                             "evaluated)")
+
+
 def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParser:
     """The parser of ``graphinfo``; ``replay`` holds defaults for ``pretrain``'s flags (from
     ``--config``)."""
@@ -651,8 +747,11 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                         f"graphinfo.models.MIModel subclass) "
                         f"(default: {DEFAULT_MODEL})")
     p.add_argument("--dataset", default=DEFAULT_DATASET,
-                   help=f"dataset name, see `graphinfo datasets` (default: {DEFAULT_DATASET})")
+                   help=f"dataset name, see `graphinfo datasets`, or a graph file of your own: "
+                        f"a torch.save'd PyG Data (.pt), an edge list, GraphML or GML "
+                        f"(default: {DEFAULT_DATASET})")
     p.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")
+    _graph_file_flags(p)
     p.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--epochs", type=_positive_int, default=None,
@@ -696,6 +795,10 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     p.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
+    p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                   help="probe the untrained encoder (the same initial weights) and the raw "
+                        "features too, and print them beside the trained encoder (default: "
+                        "on)")
     p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
                    help="write loss.png and embedding.png (t-SNE, or UMAP if installed) "
                         "into the output folder; needs matplotlib (default: on)")
@@ -712,6 +815,7 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     e.add_argument("--dataset", default=None,
                    help="dataset whose labels and split to use (default: the run's)")
     e.add_argument("--root", default=None, help="data folder (default: the run's)")
+    _graph_file_flags(e)
     e.add_argument("--seed", type=int, default=None,
                    help="seed of k-means and of the SVM's folds (default: the run's "
                         "embeddings seed, else 0)")
@@ -724,6 +828,7 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                    help="dataset to embed (default: the one the run trained on)")
     m.add_argument("--root", default=None,
                    help="data folder (default: the one the run recorded)")
+    _graph_file_flags(m)
     m.add_argument("--out", default=None,
                    help="output file (default: RUN/embeddings-DATASET.pt)")
     m.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
@@ -765,6 +870,7 @@ def _pretrain_distributed(args: argparse.Namespace, argv: list[str]) -> int:
     """``pretrain`` on several processes: under ``torchrun`` this process is one of them;
     with ``--nproc N`` it starts ``N`` processes on this machine and waits for them."""
     from graphinfo import distributed
+    from graphinfo.data import is_graph_file
     from graphinfo.data.loaders import resolve_name
     from graphinfo.models import model_class
 
@@ -772,7 +878,8 @@ def _pretrain_distributed(args: argparse.Namespace, argv: list[str]) -> int:
     if ":" in args.model:
         _importable_from_here()
     model = model_class(args.model)
-    resolve_name(args.dataset)
+    if not is_graph_file(args.dataset):
+        resolve_name(args.dataset)
     if model.level == "graph":
         raise ValueError(f"training on several processes covers node-level models; "
                          f"{args.model!r} is graph-level: run it on one process")

@@ -71,9 +71,12 @@ def normalise_features(data: Data, mode: str = "auto") -> Data:
     return data
 
 
-def _probe(z: Tensor, y: Tensor, split: Mapping[str, Tensor], probe: str,
-           probe_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Runs the linear probe named ``probe`` (``'linear_probe'`` or ``'ogb'``)."""
+def probe_scores(z: Tensor, y: Tensor, split: Mapping[str, Tensor],
+                 probe: str = "linear_probe",
+                 probe_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Scores ``z`` (embeddings, or raw features as a baseline) with the linear probe named
+    ``probe`` (``'linear_probe'``, or ``'ogb'`` with ``probe_kwargs={'name': ...}``), as
+    :func:`run_seed` scores its embeddings."""
     if probe == "linear_probe":
         return linear_probe(z, y, split, **(probe_kwargs or {}))
     return evaluate(z, y, split, protocol=probe, **(probe_kwargs or {}))
@@ -143,7 +146,7 @@ class ValidationSelection:
         if epoch % self.every != 0:
             return False
         z = embed(model, self.data, device=self.device)
-        result = _probe(z, self.data.y, self.split, self.probe, self.probe_kwargs)
+        result = probe_scores(z, self.data.y, self.split, self.probe, self.probe_kwargs)
         valid = result[f"valid_{result.get('metric', 'acc')}"]  # never reads 'test'
         self.scores.append((epoch, float(valid)))
         self.stopper.update(valid, epoch, model)
@@ -167,14 +170,16 @@ def export_node_embeddings(model: torch.nn.Module, data: Data, *, layerwise: boo
     return embed(model, data, device=device)
 
 
-def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor], seed: int, *,
+def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor] | None,
+             seed: int, *,
              model_kwargs: Mapping[str, Any] | None = None,
              fit_kwargs: Mapping[str, Any] | None = None,
              device: str | torch.device = "cpu",
              select_every: int | None = None, select_patience: int = 5,
              probe: str = "linear_probe",
              probe_kwargs: Mapping[str, Any] | None = None,
-             minibatch: Mapping[str, Any] | None = None) -> SeedRun:
+             minibatch: Mapping[str, Any] | None = None,
+             untrained_baseline: bool = False) -> SeedRun:
     """Seeds torch, builds ``model`` (a name, ``'module:Class'`` or a class, with
     ``model_kwargs``: :func:`graphinfo.models.build_model`) for ``data``, trains it with
     :func:`graphinfo.train.fit`, and evaluates its embeddings with a linear probe (C chosen on
@@ -198,13 +203,32 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
     for a loaded dataset); the metrics then hold ``train_<m>``, ``valid_<m>``, ``test_<m>``,
     ``C`` and ``metric`` (``<m>`` = ``'acc'`` or ``'rocauc'``), and no clustering scores
     (OGB's protocol has none, and k-means over millions of nodes, with unlabelled or
-    multi-task labels, would say little)."""
+    multi-task labels, would say little).
+
+    With ``untrained_baseline=True`` the freshly initialised model (the same weights training
+    starts from) is embedded and probed too, before training, as ``untrained_<metric>`` keys
+    (``untrained_test_acc`` ...): what the encoder's architecture gives without any training.
+    The random number generator is restored afterwards, so training is the same either way.
+
+    ``split=None`` (an unlabelled graph) trains and embeds without evaluating: the metrics then
+    hold only the seed and the training figures."""
     _check_probe(probe)
+    if split is None and select_every is not None:
+        raise ValueError("selecting the epoch on the validation split ('select_every') needs "
+                         "a split; this graph has none")
     if model_class(model).level == "graph":
         raise ValueError(f"{model_class(model).__name__} learns graph embeddings; run_seed "
                          f"evaluates node embeddings (use run_graph_seed)")
     torch.manual_seed(seed)
     model = build_model(model, data=data, **(model_kwargs or {}))
+    baseline: dict[str, Any] = {}
+    if untrained_baseline and split is not None and distributed.is_main_process():
+        with torch.random.fork_rng(devices=[]):
+            z = export_node_embeddings(model, data, layerwise=minibatch is not None,
+                                       device=device)
+            scores = probe_scores(z, data.y, split, probe, probe_kwargs)
+        baseline = {f"untrained_{key}": value for key, value in scores.items()
+                    if key.startswith(("train_", "valid_", "test_"))}
     fit_kwargs = dict(fit_kwargs or {})
     selection = None
     if select_every is not None:
@@ -227,9 +251,12 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
     if minibatch is not None and not distributed.is_main_process():
         return SeedRun({}, None, state)
     z = export_node_embeddings(model, data, layerwise=minibatch is not None, device=device)
-    metrics: dict[str, Any] = {"seed": seed, **_probe(z, data.y, split, probe, probe_kwargs)}
-    if probe == "linear_probe":
-        metrics.update(clustering(z, data.y, seed=seed))
+    metrics: dict[str, Any] = {"seed": seed}
+    if split is not None:
+        metrics.update(probe_scores(z, data.y, split, probe, probe_kwargs))
+        if probe == "linear_probe":
+            metrics.update(clustering(z, data.y, seed=seed))
+        metrics.update(baseline)
     metrics.update(epochs=history.epochs, best_epoch=history.best_epoch,
                    best_loss=history.best_loss, train_seconds=seconds)
     curves: dict[str, list] = {"loss": list(history.losses)}
@@ -239,7 +266,8 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
     return SeedRun(metrics, z, state, curves)
 
 
-def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, seed: int, *,
+def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor | None,
+                   seed: int, *,
                    model_kwargs: Mapping[str, Any] | None = None,
                    fit_kwargs: Mapping[str, Any] | None = None,
                    svm_kwargs: Mapping[str, Any] | None = None,
@@ -253,7 +281,8 @@ def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, 
     Args:
         model: A model name, ``'module:Class'`` or class (:func:`graphinfo.models.build_model`).
         dataset: The graphs (a PyG ``Dataset`` or a list of ``Data``, all with ``x``).
-        labels: One label per graph, in ``dataset`` order (``dataset.y`` for a ``TUDataset``).
+        labels: One label per graph, in ``dataset`` order (``dataset.y`` for a ``TUDataset``);
+            ``None`` for unlabelled graphs, which are trained and embedded but not scored.
         seed: Seeds torch (initialisation, shuffling) and the SVM's folds.
         model_kwargs: Passed to ``build_model`` (the model's own defaults otherwise, e.g.
             InfoGraph's 32 units per layer).
@@ -263,11 +292,13 @@ def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, 
 
     Returns:
         :class:`SeedRun` with metrics ``seed``, ``accuracy`` and ``accuracy_std`` (mean and
-        standard deviation over the folds), ``epochs``, ``final_loss`` and ``train_seconds``.
+        standard deviation over the folds; absent without labels), ``epochs``, ``final_loss``
+        and ``train_seconds``.
     """
     check_graphs(dataset, 1)
-    labels = torch.as_tensor(labels).view(-1)
-    if labels.numel() != len(dataset):
+    if labels is not None:
+        labels = torch.as_tensor(labels).view(-1)
+    if labels is not None and labels.numel() != len(dataset):
         raise ValueError(f"'labels' must hold one label per graph ({len(dataset)}), got "
                          f"{labels.numel()}")
     if model_class(model).level == "node":
@@ -279,10 +310,12 @@ def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor, 
     history = fit_graphs(model, dataset, device=device, **(fit_kwargs or {}))
     seconds = time.perf_counter() - started
     z = embed_graphs(model, dataset, device=device)
-    result = svm_cross_validation(z, labels, **{"seed": seed, **(svm_kwargs or {})})
-    metrics: dict[str, float] = {"seed": seed, "accuracy": result["accuracy"],
-                                 "accuracy_std": result["std"], "epochs": history.epochs,
-                                 "final_loss": history.losses[-1], "train_seconds": seconds}
+    metrics: dict[str, float] = {"seed": seed}
+    if labels is not None:
+        result = svm_cross_validation(z, labels, **{"seed": seed, **(svm_kwargs or {})})
+        metrics.update(accuracy=result["accuracy"], accuracy_std=result["std"])
+    metrics.update(epochs=history.epochs, final_loss=history.losses[-1],
+                   train_seconds=seconds)
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return SeedRun(metrics, z, state, {"loss": list(history.losses)})
 

@@ -285,3 +285,61 @@ def test_a_given_root_is_never_downloaded_into(tmp_path, capsys):
     assert main([*PRETRAIN, "--dataset", "cora", "--root", str(tmp_path), "--out",
                  str(tmp_path / "run")]) == 2
     assert "downloading is disabled" in capsys.readouterr().err
+
+
+def _sbm_files(folder):
+    """A 3-block graph as a user might bring it: an edge list with text IDs and a labels file."""
+    generator = torch.Generator().manual_seed(0)
+    blocks = torch.arange(90) // 30
+    pairs = torch.randint(90, (2, 900), generator=generator)
+    keep = (blocks[pairs[0]] == blocks[pairs[1]]) | (torch.rand(900, generator=generator) < .1)
+    edges = folder / "graph.edges"
+    edges.write_text("# source target\n" + "".join(f"n{u} n{v}\n" for u, v in
+                                                   pairs[:, keep].t().tolist() if u != v))
+    labels = folder / "labels.txt"
+    labels.write_text("".join(f"n{i} block{b}\n" for i, b in enumerate(blocks.tolist())))
+    return edges, labels
+
+
+def test_an_unlabelled_graph_file_trains_and_embeds_without_evaluation(tmp_path, capsys):
+    edges, labels = _sbm_files(tmp_path)
+    out = tmp_path / "run"
+    assert main([*PRETRAIN, "--dataset", str(edges), "--out", str(out), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "DGI on graph: 90 nodes" in printed and "no labels;" in printed
+    assert "no node labels: the embeddings are trained and written but not evaluated" in printed
+    assert "test accuracy" not in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["summary"]) == {"train_seconds"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"] == str(edges) and config["labels"] is None
+    assert main(["embed", str(out)]) == 0
+    assert "(equal to the run's embeddings.pt)" in capsys.readouterr().out
+    assert main(["evaluate", str(out)]) == 2
+    assert "has no labels to score the embeddings against" in capsys.readouterr().err
+    assert main([*PRETRAIN, "--dataset", "planted", "--labels", str(labels), *FAST]) == 2
+    assert "--features and --labels go with a graph file" in capsys.readouterr().err
+
+
+def test_a_labelled_graph_file_is_evaluated_replayed_and_scored_again(tmp_path, capsys,
+                                                                      monkeypatch):
+    edges, labels = _sbm_files(tmp_path)
+    out = tmp_path / "run"
+    assert main([*PRETRAIN, "--dataset", str(edges), "--labels", str(labels), "--out",
+                 str(out), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "DGI on graph: 90 nodes" in printed and "3 classes" in printed
+    assert "untrained encoder: test accuracy (%)" in printed
+    assert "raw features: test accuracy (%)" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    # Replayed from another folder: the recorded absolute paths find the files.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["pretrain", "--config", str(out)]) == 0
+    replay = json.loads((tmp_path / "run-replay" / "metrics.json").read_text())
+    assert replay["per_seed"][0]["test_acc"] == metrics["per_seed"][0]["test_acc"]
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--out", str(tmp_path / "scores.json")]) == 0
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["test_acc"] == pytest.approx(metrics["per_seed"][0]["test_acc"])

@@ -5,11 +5,13 @@ goes to the cache folder (``$GRAPHINFO_CACHE``, default ``~/.cache/graphinfo``);
 :mod:`graphinfo.data.roots`.
 """
 from graphinfo.data.features import CappedOneHotDegree
+from graphinfo.data.files import load_graph_file
 from graphinfo.data.loaded import LoadedDataset
 from graphinfo.data.loaders import (
     REGISTRY,
     DatasetSpec,
     from_networkx,
+    is_graph_file,
     known_datasets,
     load_dataset,
     resolve_name,
@@ -27,8 +29,10 @@ __all__ = [
     "check_split",
     "data_root",
     "from_networkx",
+    "is_graph_file",
     "known_datasets",
     "load_dataset",
+    "load_graph_file",
     "masks_to_split",
     "per_class_split",
     "planted_partition",

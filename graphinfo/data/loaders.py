@@ -32,6 +32,7 @@ from graphinfo.data.cached import (
     ReadOnlyTUDataset,
 )
 from graphinfo.data.features import DEFAULT_MAX_DEGREE, CappedOneHotDegree, max_degree_of
+from graphinfo.data.files import GRAPH_FILE_SUFFIXES, load_graph_file
 from graphinfo.data.loaded import LoadedDataset
 from graphinfo.data.splits import masks_to_split, random_split
 from graphinfo.data.synthetic import planted_partition
@@ -129,6 +130,26 @@ def resolve_name(name: str) -> DatasetSpec:
     raise ValueError(f"Unknown dataset {name!r}; expected one of: {choices}")
 
 
+def is_graph_file(name: str | os.PathLike[str]) -> bool:
+    """Whether :func:`~graphinfo.data.load_dataset` reads ``name`` as a graph file: a path
+    with a folder in it, else (when it is not a registered dataset name) an existing file or a
+    name with a graph file's suffix."""
+    if not isinstance(name, (str, os.PathLike)):
+        return False
+    text = os.fspath(name)
+    if not isinstance(text, str) or not text.strip():
+        return False
+    if not isinstance(name, str) or "/" in text or os.sep in text:
+        return True
+    try:
+        resolve_name(text)
+        return False
+    except ValueError:
+        pass
+    path = Path(text).expanduser()
+    return path.is_file() or path.suffix.lower() in GRAPH_FILE_SUFFIXES
+
+
 def load_dataset(name: str, root: PathLike | None = None, *, download: bool = True,
                  **kwargs: Any) -> LoadedDataset:
     """Loads a dataset by name.
@@ -147,7 +168,10 @@ def load_dataset(name: str, root: PathLike | None = None, *, download: bool = Tr
     the mean of its incident edges' features.
 
     Args:
-        name (str): Dataset name, case-insensitive; see :func:`known_datasets`.
+        name (str): Dataset name, case-insensitive; see :func:`known_datasets`. Or the path
+            of a graph file of your own (a ``torch.save``'d PyG ``Data``, an edge list, GraphML
+            or GML): :func:`graphinfo.data.load_graph_file` reads it, with ``kwargs`` such as
+            ``features=`` and ``labels=`` (files) passed on; ``root`` is then unused.
         root (str or PathLike, optional): Data root to read raw files from; default
             ``$GRAPHINFO_DATA``, else the cache folder. Never written to. Ignored by
             ``'planted'``. (default: ``None``)
@@ -167,6 +191,8 @@ def load_dataset(name: str, root: PathLike | None = None, *, download: bool = Tr
         FileNotFoundError: If the raw files are missing and cannot be downloaded; the message
             names the dataset, every folder searched and the expected files.
     """
+    if is_graph_file(name):
+        return load_graph_file(name, **kwargs)
     spec = resolve_name(name)
     loader = _LOADERS[spec.family]
     loaded = loader(spec, root, download, **kwargs)
