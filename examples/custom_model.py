@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description="Train NeighbourhoodInfomax five ways")
     parser.add_argument("--quick", action="store_true", help="fewer epochs")
     args = parser.parse_args(argv)
-    epochs, sampled_epochs = (20, 3) if args.quick else (100, 10)
+    epochs, sampled_epochs = (20, 6) if args.quick else (100, 10)
 
     from graphinfo import Embedder, distributed
     from graphinfo.cli import main as cli

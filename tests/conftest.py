@@ -46,11 +46,12 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 @pytest.fixture
 def planted() -> Data:
-    """A small planted-partition graph: 300 nodes, 3 classes, informative noisy features."""
+    """A small planted-partition graph: 300 nodes, 3 classes, informative noisy (Gaussian)
+    features."""
     from graphinfo.data.synthetic import planted_partition
 
     return planted_partition(num_nodes=300, num_classes=3, avg_degree=8.0, num_features=16,
-                             seed=0)
+                             features="gaussian", seed=0)
 
 
 def split_of(data: Data) -> dict[str, torch.Tensor]:

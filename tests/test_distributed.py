@@ -17,7 +17,7 @@ GLOBAL_BATCH = 128
 
 def _graph():
     return planted_partition(num_nodes=1200, num_classes=4, avg_degree=8.0, num_features=32,
-                             feature_noise=5.0, seed=2)
+                             features="gaussian", feature_noise=5.0, seed=2)
 
 
 def _train(out: Path, processes: int) -> None:

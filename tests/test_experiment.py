@@ -28,6 +28,26 @@ def test_run_seed_is_reproducible(planted):
     assert set(a.metrics) >= {"train_acc", "valid_acc", "test_acc", "C", "nmi", "ari", "epochs"}
 
 
+def test_the_untrained_baseline_leaves_training_unchanged(planted):
+    kwargs = dict(model_kwargs={"hidden_channels": 16}, fit_kwargs={"epochs": 5})
+    plain = run_seed("dgi", planted, split_of(planted), 3, **kwargs)
+    with_baseline = run_seed("dgi", planted, split_of(planted), 3, untrained_baseline=True,
+                             **kwargs)
+    assert torch.equal(plain.embeddings, with_baseline.embeddings)
+    extra = set(with_baseline.metrics) - set(plain.metrics)
+    assert extra == {"untrained_train_acc", "untrained_valid_acc", "untrained_test_acc"}
+    assert 0.0 <= with_baseline.metrics["untrained_test_acc"] <= 1.0
+
+
+def test_run_seed_without_a_split_trains_and_embeds_but_does_not_evaluate(planted):
+    run = run_seed("dgi", planted, None, 0, model_kwargs={"hidden_channels": 8},
+                   fit_kwargs={"epochs": 3}, untrained_baseline=True)
+    assert run.embeddings.shape == (planted.num_nodes, 8)
+    assert set(run.metrics) == {"seed", "epochs", "best_epoch", "best_loss", "train_seconds"}
+    with pytest.raises(ValueError, match="needs a split"):
+        run_seed("dgi", planted, None, 0, select_every=2)
+
+
 def test_summarise():
     out = summarise([{"a": 1.0}, {"a": 3.0}], ["a"])
     assert out == {"a": {"mean": 2.0, "std": pytest.approx(2 ** 0.5), "n": 2}}

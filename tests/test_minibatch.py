@@ -95,7 +95,7 @@ def test_minibatch_dgi_learns_planted_structure(summary):
     from graphinfo.data.synthetic import planted_partition
 
     data = planted_partition(num_nodes=1200, num_classes=4, avg_degree=8.0, num_features=32,
-                             feature_noise=4.0, seed=1)
+                             features="gaussian", feature_noise=4.0, seed=1)
     split = split_of(data)
     raw = linear_probe(data.x, data.y, split)["test_acc"]
     model = _dgi(data, hidden=64)

@@ -60,7 +60,7 @@ class SummaryContrast(MIModel):
 
 def _graph(seed: int = 3):
     return planted_partition(num_nodes=900, num_classes=3, avg_degree=8.0, num_features=24,
-                             feature_noise=4.0, seed=seed)
+                             features="gaussian", feature_noise=4.0, seed=seed)
 
 
 def _accuracy(z: Tensor, data) -> float:
@@ -213,7 +213,8 @@ def _multiplex(seed: int = 4) -> tuple[HeteroData, object]:
     """Papers with two relations on the same communities, a citation graph and a co-author
     graph (the metapath paper-author-paper of a paper-author graph)."""
     cites = planted_partition(num_nodes=600, num_classes=3, avg_degree=4.0, homophily=0.7,
-                              num_features=24, feature_noise=5.0, seed=seed)
+                              num_features=24, features="gaussian", feature_noise=5.0,
+                              seed=seed)
     generator = torch.Generator().manual_seed(seed)
     authors = 200
     # Each paper has two authors of its own community's third of the authors.
@@ -290,7 +291,8 @@ class TwoViewInfomax(MIModel):
 
 def test_a_two_view_model_trains_in_the_same_loop_full_batch_and_on_windows():
     data = DiffusionView(k=32)(planted_partition(num_nodes=600, num_classes=3, avg_degree=8.0,
-                                                 num_features=24, feature_noise=5.0, seed=5))
+                                                 num_features=24, features="gaussian",
+                                                 feature_noise=5.0, seed=5))
     raw = _accuracy(data.x, data)
     torch.manual_seed(0)
     model = build_model(TwoViewInfomax, data=data)

@@ -22,7 +22,7 @@ def test_load_run_rebuilds_the_model_and_embeds_the_training_graph_exactly(tmp_p
     out = _pretrain(tmp_path / "dgi")
     run = load_run(out)
     assert run.level == "node" and not run.model.training
-    assert run.metrics["embeddings_seed"] == 0 and run.config["in_channels"] == 64
+    assert run.metrics["embeddings_seed"] == 0 and run.config["in_channels"] == 1000
     z = run.embed(load_dataset("planted"))
     assert torch.equal(z, torch.load(out / "embeddings.pt", weights_only=True))
 
@@ -35,14 +35,14 @@ def test_load_run_rebuilds_the_model_and_embeds_the_training_graph_exactly(tmp_p
 def test_a_run_embeds_a_new_graph_with_the_same_feature_size(tmp_path):
     for model in ("dgi", "gmi"):
         run = load_run(_pretrain(tmp_path / model, "--model", model))
-        new = planted_partition(num_nodes=300, num_classes=3, num_features=64, seed=7)
+        new = planted_partition(num_nodes=300, num_classes=3, seed=7)   # 1000 features
         z = run.embed(new)
         assert z.shape == (300, 16) and torch.isfinite(z).all()
         with torch.no_grad():
             direct = run.model.embed(new.x, new.edge_index)
         assert direct.shape == (300, 16)
         wrong = planted_partition(num_nodes=50, num_classes=2, num_features=8, seed=0)
-        with pytest.raises(ValueError, match="trained on 64 node features; this data has 8"):
+        with pytest.raises(ValueError, match="trained on 1000 node features; this data has 8"):
             run.embed(wrong)
 
 

@@ -47,7 +47,7 @@ def _restore_write(folder: Path) -> None:
 def test_planted_is_default_offline_dataset() -> None:
     loaded = load_dataset("planted")
     assert loaded.task == "node" and loaded.source == "synthetic"
-    assert loaded.num_classes == 5 and loaded.num_features == 64
+    assert loaded.num_classes == 5 and loaded.num_features == 1000
     assert loaded.dataset is None
     assert [loaded.split[k].numel() for k in ("train", "valid", "test")] == [100, 500, 1000]
     check_split(loaded.split, loaded.data.num_nodes)

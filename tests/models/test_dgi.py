@@ -128,7 +128,7 @@ def test_every_estimator_learns_planted_structure(estimator):
     from graphinfo.data.synthetic import planted_partition
 
     data = planted_partition(num_nodes=600, num_classes=3, avg_degree=8.0, num_features=16,
-                             feature_noise=4.0, seed=1)
+                             features="gaussian", feature_noise=4.0, seed=1)
     split = split_of(data)
     torch.manual_seed(0)
     model = DGI(64, in_channels=data.num_features, estimator=estimator)
