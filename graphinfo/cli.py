@@ -321,8 +321,8 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     if baselines and distributed.is_main_process():
         from graphinfo.experiment import probe_scores
 
-        scores = probe_scores(data.x.to_dense() if data.x.is_sparse else data.x, data.y,
-                        dataset.split, probe, probe_kwargs)
+        x = data.x.to_dense() if data.x.is_sparse else data.x
+        scores = probe_scores(x, data.y, dataset.split, probe, probe_kwargs)
         raw = {f"raw_{key}": value for key, value in scores.items()
                if key.startswith(("valid_", "test_"))}
     for seed in config["seeds"]:
@@ -639,7 +639,8 @@ def embed(args: argparse.Namespace) -> int:
     what = "graph" if run.level == "graph" else "node"
     text = f"wrote {out}: {z.size(0)} {what} embeddings of size {z.size(1)}"
     saved = run_dir / EMBEDDINGS_FILE
-    if name == config.get("dataset") and saved.is_file():
+    reference = _dataset_reference(name, features, labels).get("dataset", dataset.name)
+    if reference == config.get("dataset") and saved.is_file():
         same = torch.equal(z, run.saved_embeddings())
         text += (f" ({'equal to' if same else 'NOT equal to'} the run's {EMBEDDINGS_FILE})")
     print(text)
