@@ -322,8 +322,8 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
         from graphinfo.experiment import probe_scores
 
         x = data.x.to_dense() if data.x.is_sparse else data.x
-        scores = probe_scores(x, data.y, dataset.split, probe, probe_kwargs)
-        raw = {f"raw_{key}": value for key, value in scores.items()
+        raw_scores = probe_scores(x, data.y, dataset.split, probe, probe_kwargs)
+        raw = {f"raw_{key}": value for key, value in raw_scores.items()
                if key.startswith(("valid_", "test_"))}
     for seed in config["seeds"]:
         run = run_seed(model, data, dataset.split, seed, model_kwargs=model_kwargs,

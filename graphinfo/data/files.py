@@ -216,7 +216,7 @@ def _networkx_file(path: Path, y_attr: str) -> tuple[Data, list[str]]:
         data.x = torch.tensor([[float(a[key]) for key in numeric] for a in attrs])
         logger.info("%s: node features from the attributes %s", path.name, ", ".join(numeric))
     if any(y_attr in a for a in attrs):
-        data.y = _label_tensor([a.get(y_attr) for a in attrs])
+        data.y = encode_labels([a.get(y_attr) for a in attrs])[0]
     return data, [str(node) for node in nodes]
 
 
@@ -336,7 +336,7 @@ def _node_table(path: Path, ids: list[str] | None, num_nodes: int) -> Tensor:
     widths = {len(row) for row in rows}
     if len(widths) != 1 or min(widths) < 2:
         raise ValueError(f"{path}: every line must be 'NODE_ID F1 F2 ...' with the same number "
-                         f"of values")
+                         f"of values, found lines of {sorted(widths)} values")
     x = torch.zeros(num_nodes, widths.pop() - 1)
     seen = torch.zeros(num_nodes, dtype=torch.bool)
     for row in rows:
@@ -375,17 +375,24 @@ def _node_labels(path: Path, ids: list[str] | None, num_nodes: int) -> Tensor:
         if node is None:
             raise ValueError(f"{path}: node {row[0]!r} is not a node of the graph")
         values[node] = int(row[1]) if row[1].isdigit() else row[1]
-    return _label_tensor(values)
+    return encode_labels(values)[0]
 
 
-def _label_tensor(values: Sequence[Any]) -> Tensor:
-    """Labels to ``0 .. C-1`` (non-negative integers kept, others numbered in sorted order
-    of their text), ``None`` to ``-1``."""
+def encode_labels(values: Sequence[Any]) -> tuple[Tensor, int]:
+    """Labels as class indices ``0 .. C-1`` and the number of classes ``C``: non-negative
+    integers are kept (``C`` = the largest + 1), other values are numbered in sorted order
+    (by their text when they do not compare); ``None`` (unlabelled) becomes ``-1``."""
     present = {v for v in values if v is not None}
     if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in present):
-        return torch.tensor([-1 if v is None else v for v in values], dtype=torch.long)
-    index = {v: i for i, v in enumerate(sorted(present, key=str))}
-    return torch.tensor([-1 if v is None else index[v] for v in values], dtype=torch.long)
+        y = torch.tensor([-1 if v is None else v for v in values], dtype=torch.long)
+        return y, max(present) + 1 if present else 0
+    try:
+        order = sorted(present)
+    except TypeError:
+        order = sorted(present, key=str)
+    index = {v: i for i, v in enumerate(order)}
+    return torch.tensor([-1 if v is None else index[v] for v in values],
+                        dtype=torch.long), len(order)
 
 
 def _node_dataset(path: Path, data: Data, max_degree: int, train_ratio: float,

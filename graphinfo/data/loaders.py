@@ -32,7 +32,7 @@ from graphinfo.data.cached import (
     ReadOnlyTUDataset,
 )
 from graphinfo.data.features import DEFAULT_MAX_DEGREE, CappedOneHotDegree, max_degree_of
-from graphinfo.data.files import GRAPH_FILE_SUFFIXES, load_graph_file
+from graphinfo.data.files import GRAPH_FILE_SUFFIXES, encode_labels, load_graph_file
 from graphinfo.data.loaded import LoadedDataset
 from graphinfo.data.splits import masks_to_split, random_split
 from graphinfo.data.synthetic import planted_partition
@@ -412,15 +412,7 @@ def _labels(graph: Any, y_attr: str) -> tuple[torch.Tensor, int]:
             raise ValueError(f"Node {node!r} has no attribute {y_attr!r} ('y_attr'); give every "
                              f"node a label, or None for unlabelled nodes")
         values.append(attrs[y_attr])
-    present = sorted({v for v in values if v is not None})
-    if all(isinstance(v, int) and v >= 0 for v in present):
-        index = {v: v for v in present}
-        num_classes = max(present) + 1 if present else 0
-    else:
-        index = {v: i for i, v in enumerate(present)}
-        num_classes = len(present)
-    y = torch.tensor([-1 if v is None else index[v] for v in values], dtype=torch.long)
-    return y, num_classes
+    return encode_labels(values)
 
 
 def known_datasets(root: PathLike | None = None) -> list[dict[str, Any]]:
