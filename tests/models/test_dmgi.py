@@ -1,0 +1,172 @@
+"""DMGI: one GCN per relation, one shared critic and permutation, the consensus embedding Z."""
+import pytest
+import torch
+from torch_geometric.data import Data, HeteroData
+
+from graphinfo.estimators import ESTIMATORS
+from graphinfo.models import DMGI, DGI, build_model
+from graphinfo.models.dmgi import self_loop_operator
+from graphinfo.train import embed, fit
+from tests.conftest import split_of
+
+
+def _community_edges(community: torch.Tensor, num_edges: int, homophily: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    """Undirected edges, a ``homophily`` fraction inside the endpoints' community."""
+    n = community.numel()
+    src = torch.randint(n, (num_edges,), generator=generator)
+    members = [torch.nonzero(community == c).view(-1) for c in range(int(community.max()) + 1)]
+    same = torch.stack([members[int(community[s])][torch.randint(
+        len(members[int(community[s])]), (1,), generator=generator)] for s in src]).view(-1)
+    other = torch.randint(n, (num_edges,), generator=generator)
+    dst = torch.where(torch.rand(num_edges, generator=generator) < homophily, same, other)
+    edge_index = torch.stack([src, dst])
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    return torch.cat([edge_index, edge_index.flip(0)], dim=1)
+
+
+def split_multiplex(seed: int = 0, num_nodes: int = 400) -> HeteroData:
+    """Four classes whose signal is split across two relations: relation 'a' joins nodes of
+    the same class pair {0, 1} / {2, 3} (y // 2), relation 'b' of the same parity (y % 2), so
+    each relation alone tells two groups apart and only both together tell the four classes.
+    The features are noise."""
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.arange(num_nodes) % 4
+    y = y[torch.randperm(num_nodes, generator=generator)]
+    data = HeteroData()
+    data["node"].x = torch.randn(num_nodes, 16, generator=generator)
+    data["node"].y = y
+    data["node", "a", "node"].edge_index = _community_edges(y // 2, 4 * num_nodes, 0.9,
+                                                           generator)
+    data["node", "b", "node"].edge_index = _community_edges(y % 2, 4 * num_nodes, 0.9,
+                                                           generator)
+    perm = torch.randperm(num_nodes, generator=generator)
+    for name, part in (("train_mask", perm[:80]), ("val_mask", perm[80:160]),
+                       ("test_mask", perm[160:])):
+        mask = torch.zeros(num_nodes, dtype=torch.bool)
+        mask[part] = True
+        data["node"][name] = mask
+    return data
+
+
+def _accuracy(z: torch.Tensor, store) -> float:
+    from graphinfo.evaluation import linear_probe
+
+    return linear_probe(z, store.y, split_of(store))["test_acc"]
+
+
+def _train(data: HeteroData, seed: int, **kwargs) -> DMGI:
+    torch.manual_seed(seed)
+    model = build_model(DMGI, data=data, hidden_channels=32, **kwargs)
+    fit(model, data, epochs=150, lr=0.01, weight_decay=1e-4, patience=None, progress=False)
+    return model
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean"])
+def test_dmgi_combines_relations_and_never_collapses(pooling):
+    data = split_multiplex()
+    store = data["node"]
+    single = []
+    for relation in ("a", "b"):
+        graph = Data(x=store.x, edge_index=data["node", relation, "node"].edge_index, y=store.y)
+        torch.manual_seed(0)
+        dgi = build_model(DGI, data=graph, hidden_channels=32)
+        fit(dgi, graph, epochs=150, lr=0.01, patience=None, progress=False)
+        single.append(_accuracy(embed(dgi, graph), store))
+    assert max(single) < 0.7        # one relation alone separates two groups of two classes
+    for seed in range(3):
+        model = _train(data, seed, pooling=pooling)
+        z = embed(model, data)
+        assert z.shape == (400, 32) and torch.isfinite(z).all()
+        assert z.std(0).min() > 1e-3                  # no constant dimension, no collapse
+        accuracy = _accuracy(z, store)
+        assert accuracy > max(single) + 0.1, (seed, accuracy, single)
+        pooled = model.embed_pooled(*model.inputs(data)[0])
+        assert _accuracy(pooled, store) > max(single) + 0.1
+
+
+def test_one_permutation_for_every_relation_and_each_relation_its_own_graph():
+    data = split_multiplex(num_nodes=60)
+    model = build_model(DMGI, data=data, hidden_channels=8, dropout=0.0)
+    args = model.inputs(data)[0]
+    torch.manual_seed(5)
+    out = model(*args)
+    torch.manual_seed(5)
+    perm = torch.randperm(60)
+    x, edge_a, edge_b = args
+    expected = model.encode(x[perm], edge_a, edge_b)
+    for got, want in zip(out.neg, expected):
+        assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(out.pos[0], model.encode(x, edge_a, edge_b)[0], atol=1e-6)
+    swapped = model.encode(x, edge_b, edge_a)
+    assert not torch.allclose(out.pos[0], swapped[0])     # relation 0 reads edge_a only
+    for h, s in zip(out.pos, out.summaries):
+        assert torch.allclose(s, torch.sigmoid(h.mean(0)))
+
+
+def test_the_propagation_is_the_self_loop_weighted_symmetric_gcn():
+    edge_index = torch.tensor([[0, 1, 1, 2, 0], [1, 0, 2, 1, 0]])    # with a self-loop on 0
+    dense = torch.zeros(3, 3)
+    dense[edge_index[0], edge_index[1]] = 1.0
+    dense.fill_diagonal_(0.0)
+    dense += 3.0 * torch.eye(3)
+    norm = dense.sum(1).pow(-0.5)
+    expected = norm.view(-1, 1) * dense * norm.view(1, -1)
+    operator = self_loop_operator(edge_index, 3, 3.0)
+    assert torch.allclose(operator @ torch.eye(3), expected, atol=1e-6)
+
+
+def test_only_weight_decay_bounds_z_unless_the_hinge_is_chosen():
+    data = split_multiplex(num_nodes=120)
+    norms = {}
+    for name, consensus, decay in (("paper", "paper", 0.0), ("decayed", "paper", 1e-2),
+                                   ("hinge", "hinge", 0.0)):
+        torch.manual_seed(0)
+        model = build_model(DMGI, data=data, hidden_channels=8, alpha=1.0,
+                            consensus_loss=consensus)
+        fit(model, data, epochs=300, lr=0.05, weight_decay=decay, patience=None,
+            progress=False)
+        norms[name] = float(model.Z.norm())
+    # The paper's term is linear in Z: without weight decay Z keeps growing.
+    assert norms["paper"] > 5 * norms["decayed"], norms
+    assert norms["paper"] > 5 * norms["hinge"], norms
+
+
+@pytest.mark.parametrize("estimator", sorted(ESTIMATORS))
+def test_every_estimator_trains(estimator):
+    data = split_multiplex(num_nodes=80)
+    torch.manual_seed(0)
+    model = build_model(DMGI, data=data, hidden_channels=8, estimator=estimator)
+    history = fit(model, data, epochs=20, lr=0.01, patience=None, progress=False)
+    assert all(torch.isfinite(torch.tensor(history.losses)))
+    assert history.losses[-1] < history.losses[0]
+
+
+def test_the_semi_supervised_term_reads_the_training_labels():
+    data = split_multiplex(num_nodes=80)
+    torch.manual_seed(0)
+    model = build_model(DMGI, data=data, hidden_channels=8, num_classes=4, gamma=1.0)
+    args = model.inputs(data)[0]
+    torch.manual_seed(1)
+    unsupervised = model.loss(*model(*args))
+    torch.manual_seed(1)
+    supervised = model.training_loss(data)
+    assert supervised > unsupervised
+
+
+def test_bad_inputs_say_what_is_wrong():
+    with pytest.raises(TypeError, match="DMGI learns from a multiplex graph"):
+        DMGI.from_data(Data(x=torch.randn(4, 2), edge_index=torch.tensor([[0], [1]])))
+    data = split_multiplex(num_nodes=40)
+    data["other"].x = torch.randn(5, 2)
+    data["other", "r", "other"].edge_index = torch.tensor([[0], [1]])
+    with pytest.raises(ValueError, match="give node_type="):
+        DMGI.from_data(data)
+    assert DMGI.from_data(data, node_type="node").num_relations == 2
+    model = DMGI.from_data(data, relations=[("node", "a", "node")])
+    assert model.num_relations == 1
+    with pytest.raises(ValueError, match="built for 1 relations, got 2"):
+        model(data["node"].x, data["node", "a", "node"].edge_index,
+              data["node", "b", "node"].edge_index)
+    with pytest.raises(ValueError, match="'pooling' must be one of"):
+        DMGI(4, 2, 10, pooling="max")
