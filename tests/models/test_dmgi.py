@@ -117,21 +117,50 @@ def test_the_propagation_is_the_self_loop_weighted_symmetric_gcn():
     assert torch.allclose(operator @ torch.eye(3), expected, atol=1e-6)
 
 
+def test_the_paper_consensus_term_is_linear_in_z_and_the_hinge_is_bounded():
+    data = split_multiplex(num_nodes=60)
+    torch.manual_seed(0)
+    model = build_model(DMGI, data=data, hidden_channels=8)
+    out = model(*model.inputs(data)[0])
+    pos, neg = out.pos_pooled.detach(), out.neg_pooled.detach()
+    direction = torch.randn_like(model.Z)
+    values = []
+    with torch.no_grad():
+        start = model.Z.clone()
+        for t in (0.0, 10.0, 20.0):
+            model.Z.copy_(start + t * direction)
+            values.append(float(model.consensus(pos, neg)))
+    # Linear: equal steps change it by equal amounts, so it has no minimum along any line.
+    assert values[2] - values[1] == pytest.approx(values[1] - values[0], rel=1e-3)
+    assert values[2] != pytest.approx(values[0])
+    model.consensus_loss = "hinge"
+    with torch.no_grad():
+        for t in (-100.0, 0.0, 100.0):
+            model.Z.copy_(start + t * direction)
+            assert float(model.consensus(pos, neg)) >= 0.0
+
+
+def _z_norms(data, consensus, weight_decay, chunks=3):
+    torch.manual_seed(0)
+    model = build_model(DMGI, data=data, hidden_channels=8, alpha=1.0,
+                        consensus_loss=consensus)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, weight_decay=weight_decay)
+    norms = []
+    for _ in range(chunks):
+        fit(model, data, epochs=100, optimizer=optimizer, patience=None, progress=False)
+        norms.append(float(model.Z.detach().norm()))
+    return norms
+
+
 def test_only_weight_decay_bounds_z_unless_the_hinge_is_chosen():
     data = split_multiplex(num_nodes=120)
-    norms = {}
-    # Adam's L2 decay lambda puts the paper's Z at about 2 alpha (Q(H) - Q(H~)) / lambda.
-    for name, consensus, decay in (("paper", "paper", 0.0), ("decayed", "paper", 0.5),
-                                   ("hinge", "hinge", 0.0)):
-        torch.manual_seed(0)
-        model = build_model(DMGI, data=data, hidden_channels=8, alpha=1.0,
-                            consensus_loss=consensus)
-        fit(model, data, epochs=300, lr=0.05, weight_decay=decay, patience=None,
-            progress=False)
-        norms[name] = float(model.Z.norm())
-    # The paper's term is linear in Z: without weight decay Z keeps growing.
-    assert norms["paper"] > 5 * norms["decayed"], norms
-    assert norms["paper"] > 5 * norms["hinge"], norms
+    free = _z_norms(data, "paper", 0.0)
+    hinge = _z_norms(data, "hinge", 0.0)
+    assert free[2] > 1.5 * free[1] and free[1] > 1.5 * free[0], free      # keeps growing
+    assert hinge[2] < 1.1 * hinge[1], hinge                               # settles
+    assert free[2] > 3 * hinge[2]
+    # TODO(issue 13): with alpha=1 even SGD weight decay 1.0 does not bound Z: the encoders
+    # grow Q(H) - Q(H~) with it; the bound weight decay gives at alpha=1e-3 is still to test.
 
 
 @pytest.mark.parametrize("estimator", sorted(ESTIMATORS))
