@@ -17,13 +17,14 @@ from graphinfo.models.base import LEVELS, MIModel, ModelDefaults
 from graphinfo.models.dgi import DGI, DGIOutput
 from graphinfo.models.dmgi import DMGI, DMGIOutput
 from graphinfo.models.gmi import GMI, GMIOutput
+from graphinfo.models.hdgi import HDGI, HDGIOutput
 from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
 from graphinfo.resolver import registered_name
 
 #: Registered models by name. Adding a model is one file in ``graphinfo/models/`` and one line
 #: here (or, outside the package, ``register_model``).
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph,
-                                     "dmgi": DMGI}
+                                     "dmgi": DMGI, "hdgi": HDGI}
 
 
 
@@ -138,6 +139,6 @@ def is_graph_level(model: str | type[MIModel]) -> bool:
 
 
 __all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "DMGI", "DMGIOutput",
-           "GMI", "GMIOutput",
+           "HDGI", "HDGIOutput", "GMI", "GMIOutput",
            "InfoGraph", "InfoGraphOutput", "MODELS", "DEFAULT_MODEL", "register_model",
            "model_class", "model_name", "build_model", "is_graph_level"]

@@ -11,6 +11,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import remove_self_loops, scatter
 
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
+from graphinfo.models.multiplex import multiplex_inputs, multiplex_relations
 from graphinfo.nn.discriminators import BilinearDiscriminator
 from graphinfo.sparse import SparseOperator
 from graphinfo.tensor_cache import TensorCache
@@ -18,8 +19,8 @@ from graphinfo.validation import check_edge_index
 
 #: How the relations' embeddings are combined into :math:`Q(\mathbf{H})`.
 CONSENSUS_POOLING = ("attention", "mean")
-#: The consensus regularisers: the paper's (linear in Z) and a bounded one.
-CONSENSUS_LOSSES = ("paper", "hinge")
+#: The consensus regularisers: the paper's (linear in Z) and a bounded contrastive one.
+CONSENSUS_LOSSES = ("paper", "contrastive")
 
 
 class DMGIOutput(NamedTuple):
@@ -95,9 +96,12 @@ class DMGI(MIModel):
     -2\langle \mathbf{Z}, Q(\mathbf{H}) - Q(\tilde{\mathbf{H}}) \rangle + \text{const}` is
     linear in :math:`\mathbf{Z}`: without weight decay (the authors use 1e-4 on every parameter,
     :math:`\mathbf{Z}` included) it has no minimum and :math:`\mathbf{Z}` grows without limit.
-    ``consensus_loss='hinge'`` replaces it with the bounded per-node triplet loss
-    :math:`\sum_i \max(0, \lVert \mathbf{z}_i - Q(\mathbf{H})_i \rVert^2 - \lVert \mathbf{z}_i -
-    Q(\tilde{\mathbf{H}})_i\rVert^2 + m)` (``margin`` :math:`m`), which is at least zero.
+    ``consensus_loss='contrastive'`` replaces it with the bounded contrastive loss (Hadsell et
+    al., CVPR 2006) :math:`\sum_i \lVert \mathbf{z}_i - Q(\mathbf{H})_i \rVert^2 +
+    \max(0, m - \lVert \mathbf{z}_i - Q(\tilde{\mathbf{H}})_i\rVert)^2` (``margin``
+    :math:`m`): it pulls :math:`\mathbf{z}_i` to its clean pooled embedding and pushes it from the
+    shuffled one only while they are closer than :math:`m`, so it is at least zero and its
+    minimum in :math:`\mathbf{Z}` lies within :math:`m` of :math:`Q(\mathbf{H})`.
 
     Embeddings: :meth:`embed` returns :math:`\mathbf{Z}` (transductive, what the paper
     evaluates); :meth:`embed_pooled` returns :math:`Q(\mathbf{H})`, computed from the features
@@ -115,8 +119,8 @@ class DMGI(MIModel):
         dropout (float): Dropout on the input features of every GCN. (default: ``0.5``)
         alpha (float): Weight of the consensus regulariser. (default: ``1e-3``)
         pooling (str): ``'attention'`` or ``'mean'``. (default: ``'attention'``)
-        consensus_loss (str): ``'paper'`` or ``'hinge'`` (bounded). (default: ``'paper'``)
-        margin (float): :math:`m` of the hinge. (default: ``1.0``)
+        consensus_loss (str): ``'paper'`` or ``'contrastive'`` (bounded). (default: ``'paper'``)
+        margin (float): :math:`m` of the contrastive loss. (default: ``1.0``)
         num_classes (int, optional): Classes of the semi-supervised term's classifier; ``None``
             builds none (unsupervised). (default: ``None``)
         gamma (float): Weight of the semi-supervised term. (default: ``0.1``)
@@ -206,13 +210,11 @@ class DMGI(MIModel):
 
     @classmethod
     def from_data(cls, data: Any, **hparams: Any) -> DMGI:
-        """Built for a multiplex ``HeteroData``: the relations are its edge types between
-        nodes of one type (``node_type=`` picks it when there are several)."""
-        if not isinstance(data, HeteroData):
-            raise TypeError(f"DMGI learns from a multiplex graph: a HeteroData with several "
-                            f"edge types on one node type, got {type(data).__name__}")
-        node_type, relations = _multiplex_relations(data, hparams.pop("node_type", None),
-                                                    hparams.pop("relations", None))
+        """Built for a multiplex ``HeteroData``: the relations of
+        :func:`~graphinfo.models.multiplex.multiplex_relations` (the dataset's default
+        metapaths, or ``relations=`` / ``node_type=``)."""
+        node_type, relations = multiplex_relations(data, hparams.pop("node_type", None),
+                                                   hparams.pop("relations", None))
         store = data[node_type]
         if getattr(store, "x", None) is None:
             raise ValueError(f"DMGI needs node features: data[{node_type!r}].x is missing")
@@ -220,13 +222,7 @@ class DMGI(MIModel):
                    node_type=node_type, relations=relations, **hparams)
 
     def inputs(self, data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        if isinstance(data, HeteroData):
-            if self.relations is None:
-                raise ValueError("this DMGI was built without 'relations': pass x and one "
-                                 "edge_index per relation to it directly")
-            return (data[self.node_type].x,
-                    *(data[relation].edge_index for relation in self.relations)), {}
-        raise TypeError(f"DMGI reads a HeteroData, got {type(data).__name__}")
+        return multiplex_inputs(data, self.node_type, self.relations, "DMGI")
 
     def training_loss(self, data: Any) -> Tensor:
         args, _ = self.inputs(data)
@@ -252,36 +248,47 @@ class DMGI(MIModel):
         for edge_index in edge_indices[1:]:
             check_edge_index(edge_index, x.size(0))
 
-    def _sparse_rows(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
-        """``x`` in CSR form (cached while ``x`` is unchanged) when at most 10 % of it is
-        non-zero, else ``None``."""
-        def build() -> tuple[Tensor, Tensor, Tensor] | None:
+    def _sparse_features(self, x: Tensor) -> SparseOperator | None:
+        """``x`` as a sparse operator (cached while ``x`` is unchanged) when at most 10 % of it
+        is non-zero, else ``None``."""
+        def build() -> SparseOperator | None:
             if x.layout != torch.strided or int(torch.count_nonzero(x)) > 0.1 * x.numel():
                 return None
             csr = x.to_sparse_csr()
-            return csr.crow_indices(), csr.col_indices(), csr.values()
+            return SparseOperator(csr.crow_indices(), csr.col_indices(), csr.values(),
+                                  x.size(1))
         return self._features.get((x,), str(x.device), build)
 
     def _transform(self, lin: torch.nn.Linear, x: Tensor) -> Tensor:
         """``lin(dropout(x))``. For sparse-enough ``x`` only the non-zero entries are dropped
         (the zeros stay zero either way, so it is the same dropout) and the product is sparse."""
-        rows = self._sparse_rows(x) if self.dropout > 0 else None
-        if rows is None:
+        features = self._sparse_features(x) if self.dropout > 0 else None
+        if features is None:
             return lin(F.dropout(x, self.dropout, training=self.training))
-        crow, col, val = rows
-        val = F.dropout(val, self.dropout, training=self.training)
-        out = SparseOperator(crow, col, val, x.size(1)) @ lin.weight.t()
+        val = F.dropout(features.val, self.dropout, training=self.training)
+        out = features.with_values(val) @ lin.weight.t()
         return out if lin.bias is None else out + lin.bias
 
-    def _encode(self, x: Tensor, edge_indices: tuple[Tensor, ...],
-                perm: Tensor | None = None) -> list[Tensor]:
-        out = []
+    def _encode(self, x: Tensor, edge_indices: tuple[Tensor, ...]) -> list[Tensor]:
+        return [torch.relu(self._operator(edge_index, x.size(0)) @ self._transform(lin, x))
+                for lin, edge_index in zip(self.lins, edge_indices)]
+
+    def _encode_pair(self, x: Tensor, edge_indices: tuple[Tensor, ...],
+                     perm: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """The clean and the shuffled embeddings of every relation. Each relation propagates
+        both in one sparse product (``[XW, (XW)[perm]]``, twice the columns): the operator is
+        read once instead of twice. With dropout in training each gets its own mask, as two
+        separate passes would."""
+        pos, neg = [], []
         for lin, edge_index in zip(self.lins, edge_indices):
-            h = self._transform(lin, x)     # its own dropout mask per relation
-            if perm is not None:            # rows shuffled after the (row-wise) transform
-                h = h[perm]
-            out.append(torch.relu(self._operator(edge_index, x.size(0)) @ h))
-        return out
+            h = self._transform(lin, x)
+            redraw = self.training and self.dropout > 0
+            # (x[perm]) W = (x W)[perm]: the shuffled features, without copying x.
+            h_neg = (self._transform(lin, x) if redraw else h)[perm]
+            both = torch.relu(self._operator(edge_index, x.size(0)) @ torch.cat([h, h_neg], 1))
+            pos.append(both[:, :h.size(1)])
+            neg.append(both[:, h.size(1):])
+        return pos, neg
 
     def encode(self, x: Tensor, *edge_indices: Tensor) -> list[Tensor]:
         """:math:`\\mathbf{H}^{(r)}` of every relation (dropout on ``x`` in training mode)."""
@@ -299,19 +306,18 @@ class DMGI(MIModel):
     def forward(self, x: Tensor, *edge_indices: Tensor) -> DMGIOutput:
         self._check(x, edge_indices)
         perm = torch.randperm(x.size(0), device=x.device)      # one permutation for all
-        pos = self._encode(x, edge_indices)
-        # (x[perm]) W = (x W)[perm]: the shuffled features, without copying x.
-        neg = self._encode(x, edge_indices, perm)
+        pos, neg = self._encode_pair(x, edge_indices, perm)
         summaries = [torch.sigmoid(h.mean(0)) for h in pos]
         return DMGIOutput(pos, neg, summaries, self.pool(pos), self.pool(neg))
 
     def consensus(self, pos_pooled: Tensor, neg_pooled: Tensor) -> Tensor:
-        """:math:`\\ell_{\\mathrm{cs}}` (``'paper'``) or its bounded hinge (``'hinge'``)."""
+        """:math:`\\ell_{\\mathrm{cs}}` (``'paper'``) or the bounded contrastive loss
+        (``'contrastive'``)."""
         to_pos = (self.Z - pos_pooled).pow(2).sum(-1)
-        to_neg = (self.Z - neg_pooled).pow(2).sum(-1)
         if self.consensus_loss == "paper":
-            return (to_pos - to_neg).sum()
-        return torch.relu(to_pos - to_neg + self.margin).sum()
+            return (to_pos - (self.Z - neg_pooled).pow(2).sum(-1)).sum()
+        to_neg = (self.Z - neg_pooled).norm(dim=-1)
+        return (to_pos + torch.relu(self.margin - to_neg).pow(2)).sum()
 
     def loss(self, pos: list[Tensor], neg: list[Tensor], summaries: list[Tensor],
              pos_pooled: Tensor, neg_pooled: Tensor, *, y: Tensor | None = None,
@@ -344,29 +350,3 @@ class DMGI(MIModel):
         finally:
             self.train(was_training)
 
-
-def _multiplex_relations(data: HeteroData, node_type: str | None,
-                         relations: list[Any] | None) -> tuple[str, list[tuple[str, str, str]]]:
-    """The node type and the edge types (relations) DMGI reads from ``data``."""
-    if relations is not None:
-        relations = [tuple(r) for r in relations]
-        missing = [r for r in relations if r not in data.edge_types]
-        if missing:
-            raise ValueError(f"relations {missing} are not edge types of the data "
-                             f"({data.edge_types})")
-        types = {r[0] for r in relations} | {r[2] for r in relations}
-        if len(types) != 1:
-            raise ValueError(f"DMGI's relations must join nodes of one type, got {relations}")
-        return types.pop(), relations
-    same = [t for t in data.edge_types if t[0] == t[2]]
-    types = sorted({t[0] for t in same})
-    if node_type is None:
-        if len(types) != 1:
-            raise ValueError(f"the data has relations on {len(types)} node types {types}: "
-                             f"give node_type= (or relations=)")
-        node_type = types[0]
-    chosen = [t for t in same if t[0] == node_type]
-    if not chosen:
-        raise ValueError(f"the data has no edge type from {node_type!r} to {node_type!r}; "
-                         f"edge types: {data.edge_types}")
-    return node_type, chosen
