@@ -40,6 +40,9 @@ class LoadedDataset:
         target (str or None): The labelled node type of a heterogeneous dataset, whose nodes
             the split, labels and embeddings are about; ``None`` for homogeneous data.
             (default: ``None``)
+        protocol (str or None): The evaluation protocol when it is not the one the data's
+            kind implies (one relation of a heterogeneous dataset keeps ``'hetero_node'``, so
+            that it is scored as the multiplex models are). (default: ``None``)
     """
 
     name: str
@@ -52,6 +55,7 @@ class LoadedDataset:
     source: str
     ogb_name: str | None = None
     target: str | None = None
+    protocol: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("node", "graph"):
@@ -72,7 +76,9 @@ class LoadedDataset:
     def homogeneous(self, relation: str | tuple[str, str, str] | None = None) -> LoadedDataset:
         """This dataset as one homogeneous graph: the target nodes with one of their
         relations (default: the first default metapath; for ``ogbn-mag`` paper-cites-paper),
-        for models that read a single graph. Homogeneous datasets return themselves.
+        for models that read a single graph, under the same name and scored by the same
+        protocol; ``data.relation`` names the relation. Homogeneous datasets return
+        themselves.
 
         Args:
             relation (str or tuple, optional): The relation, by name (``'PAP'``) or edge type.
@@ -82,8 +88,9 @@ class LoadedDataset:
                 raise ValueError(f"{self.name!r} is homogeneous: it has no relation {relation!r}")
             return self
         data = hetero.single_relation_graph(self.data, relation)
-        return LoadedDataset(f"{self.name}/{data.relation}", self.task, data, None, self.split,
-                             self.num_classes, self.num_features, self.source, self.ogb_name)
+        return LoadedDataset(self.name, self.task, data, None, self.split, self.num_classes,
+                             self.num_features, self.source, self.ogb_name,
+                             protocol=self.probe_protocol()[0])
 
     def validate(self) -> LoadedDataset:
         """Checks and normalises the data in place: float32 finite features, valid split.
@@ -150,6 +157,8 @@ class LoadedDataset:
         """
         if self.ogb_name is not None:
             return "ogb", {"name": self.ogb_name}
+        if self.protocol is not None:
+            return self.protocol, {}
         if self.is_hetero:
             return "hetero_node", {}
         return "linear_probe", {}

@@ -149,6 +149,15 @@ def resolve_name(name: str) -> DatasetSpec:
     raise ValueError(f"Unknown dataset {name!r}; expected one of: {choices}")
 
 
+def is_hetero_name(name: str) -> bool:
+    """Whether ``name`` is a heterogeneous dataset (its ``data`` a ``HeteroData``)."""
+    try:
+        spec = resolve_name(name)
+    except (ValueError, TypeError):
+        return False
+    return spec.family in HETERO_FAMILIES or spec.source_name.lower() == "ogbn-mag"
+
+
 def is_graph_file(name: str | os.PathLike[str]) -> bool:
     """Whether :func:`~graphinfo.data.load_dataset` reads ``name`` as a graph file: a path
     with a folder in it, else (when it is not a registered dataset name) an existing file or a

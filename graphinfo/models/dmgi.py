@@ -131,13 +131,19 @@ class DMGI(MIModel):
             :meth:`from_data`). (default: ``None``)
         relations (list, optional): With a ``HeteroData``: the edge types, in order.
             (default: ``None``)
+        metapaths (list[str], optional): Metapaths to sample in mini-batch training
+            (:mod:`graphinfo.metapath_sampler`) when their graphs are not stored, e.g.
+            ``['PAP', 'PFP']`` on ogbn-mag; such a model trains on mini-batches only.
+            (default: ``None``)
     """
 
     level = "node"
-    #: The authors' settings: 64 units, Adam 5e-4, patience 20 (weight decay 1e-4 is the
-    #: caller's: ``fit(..., weight_decay=1e-4)``).
-    defaults = ModelDefaults(hidden_channels=64, num_layers=1, epochs=1000, patience=20,
-                             lr=5e-4)
+    heterogeneous = True
+    #: The authors' settings: 64 units, Adam 5e-4 with weight decay 1e-4 (what bounds Z),
+    #: early stopping with patience 20 within at most 10,000 epochs. (``fit`` itself takes
+    #: weight decay only when given it: the CLI, the Embedder and the reproductions pass these.)
+    defaults = ModelDefaults(hidden_channels=64, num_layers=1, epochs=10000, patience=20,
+                             lr=5e-4, weight_decay=1e-4)
 
     def __init__(self, in_channels: int, num_relations: int, num_nodes: int,
                  hidden_channels: int = 64, *, self_loop_weight: float = 3.0,
@@ -146,7 +152,8 @@ class DMGI(MIModel):
                  num_classes: int | None = None, gamma: float = 0.1, bias: bool = False,
                  estimator: Any = "jsd", estimator_kwargs: dict[str, Any] | None = None,
                  node_type: str | None = None,
-                 relations: list[tuple[str, str, str]] | None = None) -> None:
+                 relations: list[tuple[str, str, str]] | None = None,
+                 metapaths: list[str] | None = None) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_relations", num_relations),
                             ("num_nodes", num_nodes), ("hidden_channels", hidden_channels)):
@@ -162,6 +169,10 @@ class DMGI(MIModel):
         if relations is not None and len(relations) != num_relations:
             raise ValueError(f"'relations' names {len(relations)} edge types for "
                              f"num_relations={num_relations}")
+        if metapaths is not None and len(metapaths) != num_relations:
+            raise ValueError(f"'metapaths' names {len(metapaths)} metapaths for "
+                             f"num_relations={num_relations}")
+        self.sampled_relations = list(metapaths) if metapaths is not None else None
         self.hidden_channels = hidden_channels
         self.num_relations = num_relations
         self.self_loop_weight = float(self_loop_weight)
@@ -213,6 +224,14 @@ class DMGI(MIModel):
         """Built for a multiplex ``HeteroData``: the relations of
         :func:`~graphinfo.models.multiplex.multiplex_relations` (the dataset's default
         metapaths, or ``relations=`` / ``node_type=``)."""
+        metapaths = hparams.pop("metapaths", None)
+        if metapaths is not None:      # sampled along their chains, never materialised
+            from graphinfo.data.hetero import target_node_type
+
+            node_type = hparams.pop("node_type", None) or target_node_type(data)
+            store = data[node_type]
+            return cls(int(store.x.size(1)), len(metapaths), int(store.num_nodes),
+                       node_type=node_type, metapaths=list(metapaths), **hparams)
         node_type, relations = multiplex_relations(data, hparams.pop("node_type", None),
                                                    hparams.pop("relations", None))
         store = data[node_type]
@@ -310,13 +329,15 @@ class DMGI(MIModel):
         summaries = [torch.sigmoid(h.mean(0)) for h in pos]
         return DMGIOutput(pos, neg, summaries, self.pool(pos), self.pool(neg))
 
-    def consensus(self, pos_pooled: Tensor, neg_pooled: Tensor) -> Tensor:
+    def consensus(self, pos_pooled: Tensor, neg_pooled: Tensor,
+                  z: Tensor | None = None) -> Tensor:
         """:math:`\\ell_{\\mathrm{cs}}` (``'paper'``) or the bounded contrastive loss
-        (``'contrastive'``)."""
-        to_pos = (self.Z - pos_pooled).pow(2).sum(-1)
+        (``'contrastive'``), over all rows of :math:`\\mathbf{Z}` or the rows ``z`` given."""
+        z = self.Z if z is None else z
+        to_pos = (z - pos_pooled).pow(2).sum(-1)
         if self.consensus_loss == "paper":
-            return (to_pos - (self.Z - neg_pooled).pow(2).sum(-1)).sum()
-        to_neg = (self.Z - neg_pooled).norm(dim=-1)
+            return (to_pos - (z - neg_pooled).pow(2).sum(-1)).sum()
+        to_neg = (z - neg_pooled).norm(dim=-1)
         return (to_pos + torch.relu(self.margin - to_neg).pow(2)).sum()
 
     def loss(self, pos: list[Tensor], neg: list[Tensor], summaries: list[Tensor],
@@ -332,6 +353,53 @@ class DMGI(MIModel):
             logits = self.classifier(self.Z[train_mask])
             total = total + self.gamma * F.cross_entropy(logits, y[train_mask])
         return total
+
+    # -- mini-batches on sampled metapath neighbourhoods ----------------------------------
+
+    def _sampled_propagate(self, h: Tensor, neighbors: Tensor, degree: Tensor | None,
+                           batch_size: int) -> Tensor:
+        """The seeds' GCN rows estimated from sampled neighbours: :math:`\\operatorname{ReLU}
+        ((w\\mathbf{h}_i + d_i\\,\\overline{\\mathbf{h}}_{S(i)}) / (w + d_i))`, the mean over
+        the sampled neighbours :math:`S(i)` standing in for the mean over all of them, with
+        :math:`d_i` the seed's degree in a stored relation or the number of walks for a
+        metapath chain (the random-walk normalised :math:`\\mathbf{D}^{-1}(\\mathbf{A} +
+        w\\mathbf{I})` rather than full-batch DMGI's symmetric normalisation)."""
+        valid = neighbors >= 0
+        count = valid.sum(1, keepdim=True)
+        gathered = h[neighbors.clamp(min=0)] * valid.unsqueeze(-1)
+        mean = gathered.sum(1) / count.clamp(min=1)
+        weight = (degree.view(-1, 1) if degree is not None
+                  else torch.full_like(count, neighbors.size(1), dtype=h.dtype))
+        weight = torch.where(count > 0, weight.to(h.dtype), torch.zeros_like(weight, dtype=h.dtype))
+        w = self.self_loop_weight
+        return torch.relu((w * h[:batch_size] + weight * mean) / (w + weight))
+
+    def metapath_loss(self, batch: Any, global_summary: Any) -> Tensor:
+        """The loss of one mini-batch of seeds with sampled metapath neighbours
+        (:class:`graphinfo.metapath_sampler.MetapathBatch`): every relation's DGI term on the
+        seeds (negatives: the batch's node features shuffled by one permutation for all
+        relations), summaries from the seeds through ``global_summary``, and the consensus
+        term on the seeds' rows of :math:`\\mathbf{Z}`."""
+        size = batch.batch_size
+        x = batch.x
+        perm = torch.randperm(x.size(0), device=x.device)
+        redraw = self.training and self.dropout > 0
+        pos, neg = [], []
+        for lin, neighbors, degree in zip(self.lins, batch.neighbors, batch.degrees):
+            h = lin(F.dropout(x, self.dropout, training=self.training))
+            h_neg = (lin(F.dropout(x, self.dropout, training=self.training)) if redraw
+                     else h)[perm]
+            pos.append(self._sampled_propagate(h, neighbors, degree, size))
+            neg.append(self._sampled_propagate(h_neg, neighbors, degree, size))
+        summaries = global_summary(torch.stack([torch.sigmoid(h.mean(0)) for h in pos]))
+        total = sum(-self.estimator(self.discriminator(h, s), self.discriminator(n, s))
+                    for h, n, s in zip(pos, neg, summaries))
+        z = self.Z[batch.n_id[:size]]
+        return total + self.alpha * self.consensus(self.pool(pos), self.pool(neg), z)
+
+    def embed_data(self, data: Any, **kwargs: Any) -> Tensor:
+        """:math:`\\mathbf{Z}`, however the model was trained (full graph or mini-batches)."""
+        return self.embed()
 
     @torch.no_grad()
     def embed(self, x: Tensor | None = None, *edge_indices: Tensor) -> Tensor:

@@ -80,9 +80,10 @@ class HDGI(MIModel):
     """
 
     level = "node"
-    #: The authors' code: Adam 1e-3, no weight decay, early stopping with patience 50; 64
-    #: units (their README).
-    defaults = ModelDefaults(hidden_channels=64, num_layers=1, epochs=1000, patience=50,
+    heterogeneous = True
+    #: The authors' code: Adam 1e-3, no weight decay, early stopping with patience 50 within
+    #: at most 10,000 epochs; 64 units (their README).
+    defaults = ModelDefaults(hidden_channels=64, num_layers=1, epochs=10000, patience=50,
                              lr=1e-3)
 
     def __init__(self, in_channels: int, num_relations: int, hidden_channels: int = 64, *,

@@ -71,3 +71,27 @@ def multiplex_inputs(data: Any, node_type: str | None,
     if missing:
         raise ValueError(f"the data lacks the relations {missing} this {model} was built for")
     return (data[node_type].x, *(data[relation].edge_index for relation in relations)), {}
+
+
+def dataset_for(model: Any, dataset: Any, relation: str | None = None) -> Any:
+    """The view of a loaded dataset that ``model`` (a class or instance) learns from: a
+    heterogeneous dataset as it is for a heterogeneous model (DMGI, HDGI), else one of its
+    relations as a homogeneous graph (:meth:`~graphinfo.data.LoadedDataset.homogeneous`:
+    ``relation``, default the first metapath; ``ogbn-mag``: paper-cites-paper).
+
+    Raises:
+        ValueError: If a heterogeneous model is given a homogeneous dataset, or a
+            ``relation`` is asked of a model that reads every relation.
+    """
+    heterogeneous = bool(getattr(model, "heterogeneous", False))
+    name = getattr(model, "__name__", type(model).__name__)
+    if heterogeneous:
+        if not dataset.is_hetero:
+            raise ValueError(f"{name} learns from a heterogeneous graph (several relations among "
+                             f"one node type); {dataset.name!r} is homogeneous (heterogeneous "
+                             f"datasets: acm3025, imdb-hdgi, heco:<name>, pyg:<Class>, ogbn-mag)")
+        if relation is not None:
+            raise ValueError(f"{name} reads every metapath of {dataset.name!r}; choose them "
+                             f"with metapaths (--metapaths), not one relation")
+        return dataset
+    return dataset.homogeneous(relation)

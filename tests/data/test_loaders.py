@@ -359,7 +359,9 @@ def test_ogbn_mag_loads_as_a_heterogeneous_graph_with_the_paper_split(
     assert {tuple(e) for e in undirected.t().tolist()} == expected
     # a homogeneous model reads the paper-cites-paper graph, as the old stand-in did
     homogeneous = loaded.homogeneous()
-    assert homogeneous.name == "ogbn-mag/cites" and not homogeneous.is_hetero
+    assert homogeneous.name == "ogbn-mag" and not homogeneous.is_hetero
+    assert homogeneous.data.relation == "cites"
+    assert homogeneous.probe_protocol() == ("ogb", {"name": "ogbn-mag"})
     assert torch.equal(homogeneous.data.edge_index, undirected)
     assert torch.equal(homogeneous.data.x, paper.x) and homogeneous.split is loaded.split
     # metapaths built from the typed relations: PAP joins papers sharing an author

@@ -5,7 +5,7 @@ from torch_geometric.data import Data
 
 from graphinfo.estimators import ESTIMATORS
 from graphinfo.models import HDGI, build_model
-from graphinfo.nn import GATEncoder, GCNEncoder, SemanticAttention
+from graphinfo.nn import GATEncoder, GCNEncoder
 from graphinfo.train import embed, fit
 from tests.models.multiplex_graphs import accuracy_of, single_relation_accuracies, split_multiplex
 
@@ -46,21 +46,6 @@ def test_the_encoders_are_per_metapath_and_the_permutation_is_shared():
         assert torch.allclose(out.pos, m.semantic(torch.stack(clean)), atol=1e-5)
         assert not torch.allclose(clean[0], m.encoders[0](x, edge_b))   # path 0 reads edge_a
         assert torch.allclose(out.summary, torch.sigmoid(out.pos.mean(0)))
-
-
-def test_semantic_attention_is_one_softmax_weight_per_metapath():
-    torch.manual_seed(0)
-    attention = SemanticAttention(6, 4)
-    stacked = torch.randn(3, 10, 6)
-    beta = attention.weights(stacked)
-    assert beta.shape == (3,) and (beta > 0).all()
-    assert float(beta.detach().sum()) == pytest.approx(1.0)
-    mixed = attention(stacked)
-    assert torch.allclose(mixed, (beta.view(3, 1, 1) * stacked).sum(0))
-    # shuffling the nodes changes no metapath's weight (it is a mean over nodes)
-    assert torch.allclose(attention.weights(stacked[:, torch.randperm(10)]), beta, atol=1e-6)
-    with pytest.raises(ValueError, match=r"\(P, N, F\)"):
-        attention(torch.randn(10, 6))
 
 
 def test_the_max_readout_is_a_linear_map_of_the_feature_wise_max():
