@@ -85,8 +85,9 @@ def hetero_node_protocol(z: Tensor | np.ndarray, y: Tensor | np.ndarray,
         cluster: Whether to run k-means and the similarity search.
 
     Returns:
-        ``{'metric': 'macro_f1', 'train_/valid_/test_macro_f1', 'train_/valid_/test_micro_f1',
-        'C', 'nmi', 'nmi_std', 'ari', 'ari_std', 'sim@5', ...}``; all in [0, 1] (ARI in
+        ``metric`` (``'macro_f1'``, the selection metric), ``train_macro_f1``,
+        ``valid_macro_f1``, ``test_macro_f1``, the same three for ``micro_f1``, ``C``, ``nmi``,
+        ``nmi_std``, ``ari``, ``ari_std`` and ``sim@5`` ... ``sim@100``; all in [0, 1] (ARI in
         [-1, 1]).
     """
     if len(Cs) == 0:
