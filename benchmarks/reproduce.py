@@ -14,6 +14,9 @@ every seed, so an interrupted run keeps what it measured.
     python benchmarks/reproduce.py --model gmi --root ../shared/data --seeds 10
     python benchmarks/reproduce.py --model infograph --root ../shared/data --seeds 5
     python benchmarks/reproduce.py --merge a.json b.json --name reproduce_gmi   # split runs
+
+``--model dmgi`` / ``--model hdgi`` (and any model with ``--relation``) run the heterogeneous
+reproductions of ``reproduce_hetero.py`` (its own options; ``--help`` there).
 """
 from __future__ import annotations
 
@@ -265,6 +268,11 @@ def merge(paths: list[str], out: Path, name: str) -> dict:
     """Merges the reports of runs split over processes (``--first-seed``) into one: per-seed
     rows joined per dataset (in seed order), summaries recomputed, every command listed."""
     reports = [json.loads(Path(path).read_text()) for path in paths]
+    if any("settings_text" in report for report in reports):   # heterogeneous reproductions
+        sys.path.insert(0, str(Path(__file__).parent))
+        import reproduce_hetero
+
+        return reproduce_hetero.merge(paths, out, name)
     models = {report["model"] for report in reports}
     if len(models) != 1:
         raise SystemExit(f"--merge: the parts are of different models {sorted(models)}")
@@ -293,7 +301,29 @@ def merge(paths: list[str], out: Path, name: str) -> dict:
     return merged
 
 
+#: Models reproduced on heterogeneous graphs by ``reproduce_hetero.py`` (so is any model given
+#: ``--relation``).
+HETERO_MODELS = ("dmgi", "hdgi")
+
+
+def _is_hetero_run(argv: list[str]) -> bool:
+    for index, item in enumerate(argv):
+        if item == "--relation" or item.startswith("--relation="):
+            return True
+        value = (item.split("=", 1)[1] if item.startswith("--model=") else
+                 argv[index + 1] if item == "--model" and index + 1 < len(argv) else None)
+        if value in HETERO_MODELS:
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if _is_hetero_run(arguments):
+        sys.path.insert(0, str(Path(__file__).parent))
+        import reproduce_hetero
+
+        return reproduce_hetero.main(arguments)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(RECIPES), default="dgi")
     parser.add_argument("--datasets", nargs="+", default=None,

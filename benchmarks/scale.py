@@ -1,5 +1,6 @@
 """Full-batch against mini-batch DGI at the scale of ogbn-arxiv and ogbn-products, and the
 planned cost of ogbn-papers100M from the measured per-edge and per-node costs.
+(``--mag``: DMGI on an ogbn-mag-shaped heterogeneous graph instead; see ``scale_mag.py``.)
 
 **Graphs.** Deterministic synthetic graphs from ``synthetic_graphs.py`` (Chung–Lu heavy-tailed
 degrees, symmetrised, dense Gaussian features) with the shapes of
@@ -605,7 +606,16 @@ def markdown(report: dict[str, Any]) -> str:
 
 def save(report: dict[str, Any], out: Path) -> None:
     speed.write_atomic(out / "scale.json", json.dumps(report, indent=2) + "\n")
-    speed.write_atomic(out / "scale.md", markdown(report))
+    text = markdown(report)
+    previous = out / "scale.md"
+    if previous.exists():      # keep the section scale_mag.py (--mag) wrote
+        import scale_mag
+
+        old = previous.read_text(encoding="utf-8")
+        if scale_mag.SECTION_START in old and scale_mag.SECTION_END in old:
+            kept = old.split(scale_mag.SECTION_START, 1)[1].split(scale_mag.SECTION_END, 1)[0]
+            text += "\n" + scale_mag.SECTION_START + kept + scale_mag.SECTION_END + "\n"
+    speed.write_atomic(out / "scale.md", text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -758,6 +768,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--mag" in arguments:    # DMGI on the ogbn-mag-shaped heterogeneous graph
+        import scale_mag
+
+        return scale_mag.main([a for a in arguments if a != "--mag"])
     args = parse_args(argv)
     if args.child:
         role, shape = args.child[0], ScaleShape(**json.loads(args.child[1]))

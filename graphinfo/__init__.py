@@ -11,19 +11,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 #: Top-level names and the module each comes from.
-_EXPORTS = {"DGI": "graphinfo.models", "GMI": "graphinfo.models",
-            "InfoGraph": "graphinfo.models", "build_model": "graphinfo.models",
-            "Embedder": "graphinfo.embedder", "Run": "graphinfo.runs",
+_EXPORTS = {"DGI": "graphinfo.models", "DMGI": "graphinfo.models", "HDGI": "graphinfo.models",
+            "GMI": "graphinfo.models", "InfoGraph": "graphinfo.models",
+            "build_model": "graphinfo.models", "Embedder": "graphinfo.embedder",
+            "Run": "graphinfo.runs",
             "load_run": "graphinfo.runs"}
 
 if TYPE_CHECKING:
     from graphinfo import estimators
     from graphinfo.embedder import Embedder
-    from graphinfo.models import DGI, GMI, InfoGraph, build_model
+    from graphinfo.models import DGI, DMGI, GMI, HDGI, InfoGraph, build_model
     from graphinfo.runs import Run, load_run
 
-__all__ = ["DGI", "GMI", "InfoGraph", "Embedder", "Run", "build_model", "estimators",
-           "load_run", "__version__"]
+__all__ = ["DGI", "DMGI", "GMI", "HDGI", "InfoGraph", "Embedder", "Run", "build_model",
+           "estimators", "load_run", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

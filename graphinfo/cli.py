@@ -73,17 +73,44 @@ def _check_model_settings(model: type, model_kwargs: dict[str, Any]) -> None:
 
 
 def _load_data(name: str, root: str | None, features: str | None = None,
-               labels: str | None = None) -> Any:
+               labels: str | None = None, metapaths: str | None = None) -> Any:
     """``load_dataset`` for the CLI: a registered name from ``root`` (a given root: no
-    download attempt), or a graph file with its optional features and labels files."""
+    download attempt), or a graph file with its optional features and labels files;
+    ``metapaths`` (``'PAP,PSP'``) for a heterogeneous dataset."""
     from graphinfo.data import is_graph_file, load_dataset
+    from graphinfo.data.loaders import is_hetero_name
 
     if is_graph_file(name):
+        if metapaths is not None:
+            raise ValueError("--metapaths goes with a heterogeneous dataset, not a graph file")
         return load_dataset(name, features=features, labels=labels)
     if features is not None or labels is not None:
         raise ValueError(f"--features and --labels go with a graph file as --dataset; "
                          f"{name!r} is a registered dataset with its own")
-    return load_dataset(name, root=root, download=root is None)
+    extra = {}
+    if metapaths is not None:
+        if not is_hetero_name(name):
+            raise ValueError(f"--metapaths goes with a heterogeneous dataset; {name!r} is "
+                             f"homogeneous")
+        extra["metapaths"] = metapaths
+    return load_dataset(name, root=root, download=root is None, **extra)
+
+
+def _model_view(model: type, dataset: Any, relation: str | None) -> Any:
+    """The dataset as ``model`` reads it (:func:`graphinfo.models.multiplex.dataset_for`),
+    saying so when a homogeneous model gets one relation of a heterogeneous graph."""
+    from graphinfo.models.multiplex import dataset_for
+
+    if dataset.task != "node":
+        if relation is not None:
+            raise ValueError("--relation goes with a heterogeneous node dataset")
+        return dataset
+    view = dataset_for(model, dataset, relation)
+    if view is not dataset:
+        print(f"{_display_name(model)} reads one graph: {dataset.name}'s "
+              f"{view.data.relation} relation among its {dataset.target} nodes (--relation "
+              f"to choose another; heterogeneous models read them all)")
+    return view
 
 
 def _dataset_reference(name: str, features: str | None,
@@ -144,7 +171,8 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
         "dataset": dataset.name, "root": os.path.abspath(data_root(args.root)),
         "source": dataset.source, "seeds": list(range(args.seed, args.seed + args.seeds)),
         "lr": args.lr if args.lr is not None else model.defaults.lr,
-        "weight_decay": args.weight_decay,
+        "weight_decay": (args.weight_decay if args.weight_decay is not None
+                         else model.defaults.weight_decay),
         **describe_settings(model, model_kwargs), "options": _model_options(args.option),
         "in_channels": in_channels, "model_kwargs": model_kwargs, "flags": _flags(args),
         **_dataset_reference(args.dataset, args.features, args.labels),
@@ -258,7 +286,7 @@ def pretrain(args: argparse.Namespace) -> int:
     _check_model_settings(model, _model_kwargs(args, model))
     if not distributed.is_main_process():
         distributed.barrier()   # rank 0 loads (and processes into the cache) first
-    dataset = _load_data(args.dataset, args.root, args.features, args.labels)
+    dataset = _load_data(args.dataset, args.root, args.features, args.labels, args.metapaths)
     if distributed.is_main_process():
         distributed.barrier()
     if dataset.task == "graph":
@@ -274,6 +302,7 @@ def pretrain(args: argparse.Namespace) -> int:
     if dataset.data is None:
         raise SystemExit(f"error: dataset {args.dataset!r} holds no graph to learn node "
                          f"embeddings of")
+    dataset = _model_view(model, dataset, args.relation)
     return _pretrain_nodes(args, model, dataset, device)
 
 
@@ -291,19 +320,21 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     config["epochs"] = args.epochs or defaults.epochs
     config["patience"] = args.patience if args.patience is not None else defaults.patience
     config["feature_norm"] = args.feature_norm
+    if getattr(dataset.data, "relation", None) is not None:
+        config["relation"] = dataset.data.relation   # embed / evaluate read the same view
     minibatch = _minibatch_settings(args)
     if minibatch is not None:
         config.update(batch_size=args.batch_size, minibatch=minibatch,
                       processes=distributed.world_size())
-    print(f"{_display_name(model)} on {dataset.name}: {data.num_nodes} nodes, "
-          f"{data.num_edges} edges, {data.num_features} features, "
+    print(f"{_display_name(model)} on {dataset.name}: {_graph_text(dataset)}, "
+          f"{dataset.num_features} features, "
           f"{_classes_text(dataset.num_classes)}; {args.seeds} seed(s) on {device}"
           + _minibatch_text(minibatch))
     results: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
     best: SeedRun | None = None
     fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
-                  "weight_decay": args.weight_decay, "patience": config["patience"],
+                  "weight_decay": config["weight_decay"], "patience": config["patience"],
                   "progress": args.progress}
     probe, probe_kwargs = dataset.probe_protocol()
     labelled = dataset.split is not None
@@ -315,14 +346,15 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     if not labelled:
         print(f"  {dataset.name} has no node labels: the embeddings are trained and written "
               f"but not evaluated (a graph file takes labels from --labels FILE)")
-    metric = evaluation.get("metric", "acc")
+    metric = evaluation.get("metric") or ("macro_f1" if probe == "hetero_node" else "acc")
     baselines = args.baselines and labelled
     raw: dict[str, Any] = {}
     if baselines and distributed.is_main_process():
         from graphinfo.experiment import probe_scores
 
-        x = data.x.to_dense() if data.x.is_sparse else data.x
-        raw_scores = probe_scores(x, data.y, dataset.split, probe, probe_kwargs)
+        x = data[dataset.target].x if dataset.is_hetero else data.x
+        x = x.to_dense() if x.is_sparse else x
+        raw_scores = probe_scores(x, dataset.labels, dataset.split, probe, probe_kwargs)
         raw = {f"raw_{key}": value for key, value in raw_scores.items()
                if key.startswith(("valid_", "test_"))}
     for seed in config["seeds"]:
@@ -346,8 +378,8 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     if not distributed.is_main_process():
         return 0
     name = _METRIC_NAMES.get(metric, metric)
-    keys = [key for key in (f"test_{metric}", f"valid_{metric}", "nmi", "ari",
-                            f"untrained_test_{metric}", f"raw_test_{metric}")
+    keys = [key for key in (f"test_{metric}", "test_micro_f1", f"valid_{metric}", "nmi", "ari",
+                            "sim@5", "sim@50", f"untrained_test_{metric}", f"raw_test_{metric}")
             if key in results[0]]
     summary = summarise(results, (*keys, "train_seconds"))
     print(_summary_table(summary))
@@ -360,8 +392,24 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
           f"model.pt, metrics.json and config.json")
     if args.plots:
         # plot_embedding colours by y when it is one class per node, else draws one colour.
-        _write_plots(out, curves, best.embeddings, data.y if labelled else None, config)
+        _write_plots(out, curves, best.embeddings, dataset.labels if labelled else None,
+                     config)
     return 0
+
+
+def _graph_text(dataset: Any) -> str:
+    """``'2708 nodes, 10556 edges'``; for a heterogeneous graph its target nodes and the
+    relations among them."""
+    data = dataset.data
+    if not dataset.is_hetero:
+        relation = getattr(data, "relation", None)
+        return (f"{data.num_nodes} nodes, {data.num_edges} edges"
+                + (f" (its {relation} relation)" if relation else ""))
+    from graphinfo.models.multiplex import multiplex_relations
+
+    relations = multiplex_relations(data)[1]
+    edges = ", ".join(f"{r[1]} {data[r].num_edges}" for r in relations)
+    return f"{data[dataset.target].num_nodes} {dataset.target} nodes, relations ({edges} edges)"
 
 
 def _classes_text(num_classes: int) -> str:
@@ -394,7 +442,8 @@ def _run_name(model: str, dataset: Any) -> str:
 
 
 #: How ``pretrain`` names a probe metric in its table.
-_METRIC_NAMES = {"acc": "accuracy", "rocauc": "ROC-AUC"}
+_METRIC_NAMES = {"acc": "accuracy", "rocauc": "ROC-AUC", "macro_f1": "Macro-F1",
+                 "micro_f1": "Micro-F1"}
 
 
 def _summary_label(key: str) -> str:
@@ -408,6 +457,8 @@ def _summary_label(key: str) -> str:
         return "10-fold SVM accuracy (%)"
     if key in ("nmi", "ari"):
         return f"k-means {key.upper()} (%)"
+    if key.startswith("sim@"):
+        return f"similarity search Sim@{key[4:]} (%)"
     split, _, metric = key.partition("_")
     if split in ("train", "valid", "test") and metric:
         return f"{split} {_METRIC_NAMES.get(metric, metric)} (%)"
@@ -504,7 +555,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
           f"{dataset.num_features} node features, {_classes_text(dataset.num_classes)}; "
           f"{args.seeds} seed(s) on {device}")
     fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
-                  "weight_decay": args.weight_decay,
+                  "weight_decay": config["weight_decay"],
                   "batch_size": config["batch_size"], "progress": args.progress}
     results: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
@@ -569,7 +620,7 @@ def evaluate(args: argparse.Namespace) -> int:
         raise SystemExit("error: give --dataset (whose labels to score against) or a run "
                          "folder instead of an embeddings file")
     seed = args.seed if args.seed is not None else config.get("embeddings_seed", 0)
-    dataset = _load_data(name, root, features, labels)
+    dataset = _load_data(name, root, features, labels, _run_metapaths(args, config))
     if not path.is_file():
         raise SystemExit(f"error: embeddings file {str(path)!r} does not exist")
     z = torch.load(path, map_location="cpu", weights_only=True)
@@ -582,7 +633,7 @@ def evaluate(args: argparse.Namespace) -> int:
     elif dataset.data is None or dataset.split is None:
         raise SystemExit(f"error: dataset {name!r} has no node split to evaluate on")
     else:
-        rows, unit = dataset.data.num_nodes, "node"
+        rows, unit = dataset.labels.size(0), "node"
     if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.size(0) != rows:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
         raise SystemExit(f"error: {str(path)!r} must hold a tensor of shape [{rows}, F] for "
@@ -594,11 +645,11 @@ def evaluate(args: argparse.Namespace) -> int:
                                    "accuracy_std": result["std"]}
     else:
         probe, probe_kwargs = dataset.probe_protocol()
-        metrics = run_protocol(z, dataset.data.y, dataset.split, protocol=probe,
+        metrics = run_protocol(z, dataset.labels, dataset.split, protocol=probe,
                                **probe_kwargs)
         evaluation = _evaluation_note(probe, probe_kwargs)
         if probe == "linear_probe":
-            metrics.update(clustering(z, dataset.data.y, seed=seed))
+            metrics.update(clustering(z, dataset.labels, seed=seed))
     table = [["metric", "value"]] + [[k, v if isinstance(v, str) else f"{v:.4f}"]
                                      for k, v in metrics.items()]
     print(_table(table))
@@ -631,8 +682,15 @@ def embed(args: argparse.Namespace) -> int:
     name, root, features, labels = _run_data(args, config)
     if name is None:
         raise ValueError(f"{run_dir / 'config.json'} names no dataset: give --dataset")
-    dataset = _load_data(name, root, features, labels)
-    run = load_run(run_dir, device=device)
+    dataset = _load_data(name, root, features, labels, _run_metapaths(args, config))
+    sizing = None
+    if config.get("in_channels") is None and dataset.task == "node":
+        # a model sized by the data's types (a heterogeneous one): rebuilt for the same view
+        from graphinfo.models import model_class
+        from graphinfo.models.multiplex import dataset_for
+
+        sizing = dataset_for(model_class(config["model"]), dataset, config.get("relation")).data
+    run = load_run(run_dir, data=sizing, device=device)
     z = run.embed(dataset)
     out = Path(args.out) if args.out else run_dir / f"embeddings-{dataset.name}.pt"
     save_torch(z, out)
@@ -645,6 +703,16 @@ def embed(args: argparse.Namespace) -> int:
         text += (f" ({'equal to' if same else 'NOT equal to'} the run's {EMBEDDINGS_FILE})")
     print(text)
     return 0
+
+
+def _run_metapaths(args: argparse.Namespace, config: dict[str, Any]) -> str | None:
+    """The metapaths ``embed`` and ``evaluate`` load a heterogeneous dataset with: the
+    command line's, else the run's (when they load the run's own dataset)."""
+    if args.metapaths is not None:
+        return args.metapaths
+    if args.dataset is None:
+        return (config.get("flags") or {}).get("metapaths")
+    return None
 
 
 def _run_data(args: argparse.Namespace,
@@ -672,8 +740,10 @@ def report(args: argparse.Namespace) -> int:
           f"{config.get('graphinfo')}, torch {config.get('torch')}")
     for row in metrics.get("per_seed", []):
         scores = "  ".join(f"{key} {100 * row[key]:.2f}" for key in
-                           ("test_acc", "valid_acc", "test_rocauc", "valid_rocauc", "accuracy",
-                            "untrained_test_acc", "untrained_test_rocauc")
+                           ("test_acc", "valid_acc", "test_rocauc", "valid_rocauc",
+                            "test_macro_f1", "test_micro_f1", "valid_macro_f1", "accuracy",
+                            "untrained_test_acc", "untrained_test_rocauc",
+                            "untrained_test_macro_f1")
                            if key in row)
         print(f"  seed {row.get('seed')}: {scores}  ({row.get('epochs')} epochs, "
               f"{row.get('train_seconds', 0.0):.1f} s)")
@@ -723,6 +793,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _hetero_flags(parser: argparse.ArgumentParser, relation: bool = True) -> None:
+    parser.add_argument("--metapaths", default=None, metavar="NAMES",
+                        help="with a heterogeneous dataset: the metapath relations, comma-"
+                             "separated node-type initials (e.g. MAM,MDM); the dataset's own "
+                             "when it ships them, else built from its typed relations "
+                             "(default: the dataset's)")
+    if relation:
+        parser.add_argument("--relation", default=None, metavar="NAME",
+                            help="with a heterogeneous dataset and a model that reads one "
+                                 "graph: the relation it reads, e.g. PAP (default: "
+                                 "the first metapath; ogbn-mag: cites)")
+
+
 def _graph_file_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", default=None, metavar="FILE",
                         help="with a graph file as --dataset: node features, a .npy array or "
@@ -753,6 +836,7 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                         f"(default: {DEFAULT_DATASET})")
     p.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")
     _graph_file_flags(p)
+    _hetero_flags(p)
     p.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
     p.add_argument("--epochs", type=_positive_int, default=None,
@@ -787,7 +871,9 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                         "--option negatives=2 (values are Python literals)")
     p.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate (default: the model's)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="Adam weight decay")
+    p.add_argument("--weight-decay", type=float, default=None,
+                   help="Adam weight decay (default: the model's own, its "
+                        "ModelDefaults.weight_decay)")
     p.add_argument("--estimator", default=None,
                    help="jsd | dv | nwj | infonce | mine (default: the model's)")
     p.add_argument("--feature-norm", choices=("auto", "row", "none"), default="auto",
@@ -817,6 +903,7 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                    help="dataset whose labels and split to use (default: the run's)")
     e.add_argument("--root", default=None, help="data folder (default: the run's)")
     _graph_file_flags(e)
+    _hetero_flags(e, relation=False)
     e.add_argument("--seed", type=int, default=None,
                    help="seed of k-means and of the SVM's folds (default: the run's "
                         "embeddings seed, else 0)")
@@ -830,6 +917,7 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     m.add_argument("--root", default=None,
                    help="data folder (default: the one the run recorded)")
     _graph_file_flags(m)
+    _hetero_flags(m, relation=False)
     m.add_argument("--out", default=None,
                    help="output file (default: RUN/embeddings-DATASET.pt)")
     m.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")

@@ -26,12 +26,18 @@ from graphinfo.train import (
 )
 
 
-def _graph(data: Any) -> Data | HeteroData:
-    """The graph of a node-level :class:`~graphinfo.data.LoadedDataset`, or ``data`` itself."""
+def _graph(data: Any, model: Any = None) -> Data | HeteroData:
+    """The graph of a node-level :class:`~graphinfo.data.LoadedDataset` as ``model`` reads it
+    (one relation of a heterogeneous dataset for a homogeneous model:
+    :func:`graphinfo.models.multiplex.dataset_for`), or ``data`` itself."""
     if isinstance(data, LoadedDataset):
         if data.data is None:
             raise ValueError(f"Dataset {data.name!r} is {data.task}-level; the Embedder needs "
                              f"a single graph (a node-level dataset)")
+        if model is not None:
+            from graphinfo.models.multiplex import dataset_for
+
+            return dataset_for(model, data).data
         return data.data
     if not isinstance(data, (Data, HeteroData)):
         raise ValueError(f"A node-level model learns from one graph: pass a PyG Data or "
@@ -128,6 +134,8 @@ class Embedder:
         defaults = cls.defaults
         train.setdefault("epochs", defaults.epochs)
         train.setdefault("lr", defaults.lr)
+        if "weight_decay" in names:
+            train.setdefault("weight_decay", defaults.weight_decay)
         if "patience" in names:
             train.setdefault("patience", defaults.patience)
         if "shuffle" in names and defaults.batch_size is not None:
@@ -139,7 +147,7 @@ class Embedder:
         (unsupervised); it is accepted for scikit-learn pipelines."""
         if self._graph_level:
             return self._fit_graphs(data)
-        data = _graph(data)
+        data = _graph(data, model_class(self.model))
         if isinstance(data, Data) and getattr(data, "x", None) is None:
             raise ValueError("'data' must be a PyG Data object with node features 'x'")
         fit_kwargs, model_kwargs = self._training((*FIT_PARAMS, *MINIBATCH_PARAMS))
@@ -186,8 +194,8 @@ class Embedder:
         if self._graph_level:
             return embed_graphs(self.model_, _graphs(data), device=self.device)
         if getattr(self, "minibatch_", False):
-            return embed_layerwise(self.model_, _graph(data), device=self.device)
-        return embed(self.model_, _graph(data), device=self.device)
+            return embed_layerwise(self.model_, _graph(data, self.model_), device=self.device)
+        return embed(self.model_, _graph(data, self.model_), device=self.device)
 
     def fit_transform(self, data: Any, y: Any = None) -> Tensor:
         """Fits on ``data`` and returns its embeddings (``embedding_``)."""

@@ -13,9 +13,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Data, HeteroData
 
 from graphinfo import distributed
+from graphinfo.data.hetero import node_labels, target_node_type
 from graphinfo.evaluation import (
     SPLIT_PROTOCOLS,
     clustering,
@@ -48,14 +49,24 @@ class SeedRun:
     curves: dict[str, list] = field(default_factory=dict)
 
 
-def normalise_features(data: Data, mode: str = "auto") -> Data:
+def normalise_features(data: Data | HeteroData, mode: str = "auto") -> Data | HeteroData:
     """Row-normalises features to sum to one (as the DGI paper does for bag-of-words features).
 
     ``mode='auto'`` normalises only when every feature is non-negative; ``'row'`` always;
-    ``'none'`` never. Dense and sparse COO features work. Returns a shallow copy with new ``x``;
-    ``data`` is not changed."""
+    ``'none'`` never. Dense and sparse COO features work; of a ``HeteroData`` the target node
+    type's features are normalised (the ones the models read). Returns a shallow copy with new
+    ``x``; ``data`` is not changed."""
     if mode not in ("auto", "row", "none"):
         raise ValueError(f"'mode' must be 'auto', 'row' or 'none', got {mode!r}")
+    if isinstance(data, HeteroData):
+        target = target_node_type(data)
+        store = Data(x=data[target].x)
+        normalised = normalise_features(store, mode)
+        if normalised is store:
+            return data
+        data = copy.copy(data)
+        data[target].x = normalised.x
+        return data
     x = data.x.coalesce() if data.x.is_sparse else data.x
     values = x.values() if x.is_sparse else x
     if mode == "none" or (mode == "auto" and bool((values < 0).any())):
@@ -146,7 +157,7 @@ class ValidationSelection:
         if epoch % self.every != 0:
             return False
         z = embed(model, self.data, device=self.device)
-        result = probe_scores(z, self.data.y, self.split, self.probe, self.probe_kwargs)
+        result = probe_scores(z, node_labels(self.data), self.split, self.probe, self.probe_kwargs)
         valid = result[f"valid_{result.get('metric', 'acc')}"]  # never reads 'test'
         self.scores.append((epoch, float(valid)))
         self.stopper.update(valid, epoch, model)
@@ -226,7 +237,7 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
         with torch.random.fork_rng(devices=[]):
             z = export_node_embeddings(model, data, layerwise=minibatch is not None,
                                        device=device)
-            scores = probe_scores(z, data.y, split, probe, probe_kwargs)
+            scores = probe_scores(z, node_labels(data), split, probe, probe_kwargs)
         baseline = {f"untrained_{key}": value for key, value in scores.items()
                     if key.startswith(("train_", "valid_", "test_"))}
     fit_kwargs = dict(fit_kwargs or {})
@@ -253,9 +264,9 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
     z = export_node_embeddings(model, data, layerwise=minibatch is not None, device=device)
     metrics: dict[str, Any] = {"seed": seed}
     if split is not None:
-        metrics.update(probe_scores(z, data.y, split, probe, probe_kwargs))
+        metrics.update(probe_scores(z, node_labels(data), split, probe, probe_kwargs))
         if probe == "linear_probe":
-            metrics.update(clustering(z, data.y, seed=seed))
+            metrics.update(clustering(z, node_labels(data), seed=seed))
         metrics.update(baseline)
     metrics.update(epochs=history.epochs, best_epoch=history.best_epoch,
                    best_loss=history.best_loss, train_seconds=seconds)

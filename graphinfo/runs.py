@@ -22,9 +22,13 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch_geometric.data import HeteroData
 
+from graphinfo.data import LoadedDataset
+from graphinfo.data.hetero import target_node_type
 from graphinfo.models import build_model, model_class
 from graphinfo.models.base import constructor_kwargs, feature_size, model_level
+from graphinfo.models.multiplex import dataset_for
 
 #: The files of a run folder.
 CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, EMBEDDINGS_FILE = (
@@ -138,12 +142,18 @@ class Run:
                                  f"graphs, got {type(dataset).__name__} without one")
             self._check_features(feature_size(graphs))
             return embed_graphs(self.model, graphs, device=device)
+        if isinstance(dataset, LoadedDataset) and dataset.data is not None:
+            dataset = dataset_for(self.model, dataset, self.config.get("relation"))
         data = getattr(dataset, "data", dataset)
-        if data is None or getattr(data, "x", None) is None:
+        if isinstance(data, HeteroData):
+            store = data[target_node_type(data)]
+            self._check_features(int(store.x.size(1)) if "x" in store else -1)
+        elif data is None or getattr(data, "x", None) is None:
             raise ValueError(f"the run {self.path} embeds the nodes of one graph: expected a "
                              f"graph with node features 'x', got {type(dataset).__name__} "
                              f"without one")
-        self._check_features(feature_size(data))
+        else:
+            self._check_features(feature_size(data))
         data = normalise_features(data, self.config.get("feature_norm", "auto"))
         return export_node_embeddings(self.model, data,
                                       layerwise=bool(self.config.get("minibatch")),
@@ -151,6 +161,8 @@ class Run:
 
     def _check_features(self, size: int) -> None:
         expected = self.config.get("in_channels")
+        if expected is None:
+            expected = getattr(self.model, "in_channels", None)
         if expected is not None and size != expected:
             raise ValueError(f"the run {self.path} was trained on {expected} node features; "
                              f"this data has {size}")

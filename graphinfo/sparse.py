@@ -107,6 +107,9 @@ class SparseOperator:
         if dense is not None and not dense.is_inference():
             self._dense, self._dense_version = weakref.ref(dense), dense._version
         self._transpose: SparseOperator | None = None
+        # Which stored entry each entry of the transpose is (set when the transpose is built by
+        # sorting), so that :meth:`with_values` can transpose new values without sorting.
+        self._transpose_order: Tensor | None = None
         self._transpose_of: weakref.ref[SparseOperator] | None = None  # no reference cycle
         # (operator, perm) when this is operator.permute_columns(perm): the transpose is then
         # built from the operator's kept transpose instead of by sorting.
@@ -187,7 +190,31 @@ class SparseOperator:
                                         self.shape[0])
             transposed._transpose_of = weakref.ref(self)
             self._transpose = transposed
+            self._transpose_order = order
         return self._transpose
+
+    def with_values(self, val: Tensor) -> SparseOperator:
+        """The same sparsity pattern with other values (dropout on the non-zeros, say). Its
+        transpose, for the backward pass, reuses this operator's (built once) with the values
+        reordered, instead of sorting the entries again on every call.
+
+        Args:
+            val (Tensor): One value per stored entry, in this operator's order.
+        """
+        if val.shape != self.val.shape:
+            raise ValueError(f"'val' must hold one value per stored entry ({self.nnz}), got "
+                             f"shape {tuple(val.shape)}")
+        if self._transpose_order is None:
+            self._transpose = None      # build it by sorting, which records the order
+            self._permuted_from = None
+            self.t()
+        transposed = self.t()
+        out = SparseOperator(self.crow, self.col, val, self.shape[1])
+        out_t = SparseOperator(transposed.crow, transposed.col, val[self._transpose_order],
+                               self.shape[0])
+        out_t._transpose_of = weakref.ref(out)
+        out._transpose = out_t
+        return out
 
     def permute_columns(self, perm: Tensor) -> SparseOperator:
         r""":math:`\mathbf{S}\mathbf{P}` for the row permutation :math:`(\mathbf{P}\mathbf{D})_j =

@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Data, HeteroData
 from tqdm.auto import tqdm
 
 from graphinfo import distributed
@@ -570,6 +570,10 @@ def fit_minibatch(model: torch.nn.Module, data: Data, *,
     the best epoch restored. The model must define
     :meth:`~graphinfo.models.MIModel.subgraph_loss` (DGI does).
 
+    On a ``HeteroData`` the batches are target nodes with neighbours sampled along each
+    metapath (:class:`~graphinfo.metapath_sampler.MetapathBatches`; ``num_neighbors=[k]``
+    walks per seed and metapath) and the model must define ``metapath_loss`` (DMGI does).
+
     In a distributed run (the default process group initialised, e.g. by
     :func:`graphinfo.distributed.init_from_env`) each process takes an equal share of each
     epoch's seeds; seed each process differently after building the model (DDP copies rank
@@ -581,9 +585,21 @@ def fit_minibatch(model: torch.nn.Module, data: Data, *,
         TrainingDivergedError: When a batch loss is NaN or infinite; the model is reset to its
             best state.
     """
-    source = NeighborBatches(data, num_neighbors=num_neighbors, batch_size=batch_size,
-                             input_nodes=input_nodes, seed=seed, summary=summary,
-                             summary_momentum=summary_momentum, num_workers=num_workers)
+    if isinstance(data, HeteroData):     # a multiplex model on metapath-sampled batches
+        from graphinfo.metapath_sampler import DEFAULT_WALKS, MetapathBatches
+
+        walks = list(num_neighbors) if num_neighbors is not None else [DEFAULT_WALKS]
+        if len(walks) != 1 or walks[0] < 1:
+            raise ValueError(f"on a HeteroData 'num_neighbors' is one count: the walks "
+                             f"sampled per seed and metapath, got {walks}")
+        source: BatchSource = MetapathBatches(data, walks=walks[0], batch_size=batch_size,
+                                              input_nodes=input_nodes, seed=seed,
+                                              summary=summary,
+                                              summary_momentum=summary_momentum)
+    else:
+        source = NeighborBatches(data, num_neighbors=num_neighbors, batch_size=batch_size,
+                                 input_nodes=input_nodes, seed=seed, summary=summary,
+                                 summary_momentum=summary_momentum, num_workers=num_workers)
     return train(model, source, epochs=epochs, lr=lr, weight_decay=weight_decay,
                  patience=patience, min_delta=min_delta, optimizer=optimizer, device=device,
                  progress=progress, callbacks=callbacks, checkpoint=checkpoint,

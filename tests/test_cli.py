@@ -357,3 +357,40 @@ def test_the_default_pretrain_shows_learning(tmp_path, capsys):
     trained = summary["test_acc"]["mean"]
     assert trained - summary["untrained_test_acc"]["mean"] >= 0.10
     assert trained - summary["raw_test_acc"]["mean"] >= 0.10
+
+
+def test_multiplex_models_and_single_relation_models_on_a_heterogeneous_dataset(tmp_path,
+                                                                                capsys):
+    from tests.data.hetero_layout import write_toy_heco
+
+    write_toy_heco(tmp_path / "data" / "heco" / "toy", num_nodes=100, per_class=20)
+    data = ["--dataset", "heco:toy", "--root", str(tmp_path / "data")]
+    out = tmp_path / "dmgi"
+    assert main([*PRETRAIN, "--model", "dmgi", *data, "--out", str(out), *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "100 m nodes, relations (MKM" in printed and "test Macro-F1 (%)" in printed
+    assert "k-means NMI (%)" in printed and "Sim@5" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["weight_decay"] == 1e-4          # DMGI's own default: it bounds Z
+    assert main(["embed", str(out)]) == 0
+    assert "equal to the run's embeddings.pt" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--out", str(tmp_path / "eval.json")]) == 0
+    scored = json.loads((tmp_path / "eval.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert scored["test_macro_f1"] == pytest.approx(metrics["per_seed"][0]["test_macro_f1"])
+
+    single = tmp_path / "dgi"
+    assert main([*PRETRAIN, "--model", "dgi", *data, "--relation", "mkm", "--out", str(single),
+                 *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "DGI reads one graph: heco:toy's MKM relation" in printed
+    assert "test Macro-F1 (%)" in printed       # scored as the multiplex models are
+    assert json.loads((single / "config.json").read_text())["relation"] == "MKM"
+    assert main(["embed", str(single)]) == 0
+    assert "equal to the run's" in capsys.readouterr().out
+
+    assert main([*PRETRAIN, "--model", "dmgi", "--dataset", "planted", *FAST]) == 2
+    assert "is homogeneous" in capsys.readouterr().err
+    assert main([*PRETRAIN, "--model", "dgi", "--dataset", "planted", "--metapaths", "PAP",
+                 *FAST]) == 2
+    assert "--metapaths goes with a heterogeneous dataset" in capsys.readouterr().err

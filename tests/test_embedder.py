@@ -70,3 +70,19 @@ def test_graph_level_model_embeds_each_graph():
         emb.fit(graphs[0])
     with pytest.raises(ValueError, match="not training arguments of a graph-level model"):
         Embedder("infograph", patience=3).fit(graphs)
+
+
+def test_heterogeneous_datasets_reach_each_model_as_it_reads_them(tmp_path):
+    from graphinfo.data import load_dataset
+    from tests.data.hetero_layout import write_toy_heco
+
+    write_toy_heco(tmp_path / "heco" / "toy")
+    loaded = load_dataset("heco:toy", root=tmp_path, labelled_per_class=5)
+    dmgi = Embedder("dmgi", hidden_channels=8, epochs=3, seed=0).fit(loaded)
+    assert dmgi.model_.relations == [("m", "MKM", "m")]
+    assert dmgi.embedding_.shape == (60, 8)
+    assert torch.equal(dmgi.embedding_, dmgi.model_.Z.detach())      # DMGI's Z
+    # a model of one graph gets the target nodes with one relation
+    dgi = Embedder("dgi", hidden_channels=8, epochs=3, seed=0).fit(loaded)
+    assert dgi.embedding_.shape == (60, 8)
+    assert torch.equal(dgi.transform(loaded), dgi.embedding_)

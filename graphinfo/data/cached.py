@@ -116,3 +116,21 @@ class ReadOnlyCoauthor(ReadOnlyRootMixin, Coauthor):
 
     Raw files: ``ms_academic_<cs|phy>.npz``. Arguments as for :class:`ReadOnlyRootMixin`.
     """
+
+
+def read_only_class(cls: type) -> type:
+    """A subclass of the PyG dataset class ``cls`` (one whose constructor takes ``root`` and
+    keyword arguments, such as :class:`~torch_geometric.datasets.IMDB`) that reads raw files
+    from a fixed folder and processes into the cache, as :class:`ReadOnlyRootMixin` does.
+
+    The subclass is built as ``Sub(raw_dir, processed_dir, missing, allow_download=True,
+    **kwargs)``.
+    """
+    def __init__(self: Any, raw_dir: str | os.PathLike[str],
+                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
+                 allow_download: bool = True, **kwargs: Any) -> None:
+        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
+        cls.__init__(self, os.fspath(processed_dir), **kwargs)
+
+    return type(f"ReadOnly{cls.__name__}", (ReadOnlyRootMixin, cls),
+                {"__init__": __init__, "__doc__": f"{cls.__name__} with redirected folders."})

@@ -66,7 +66,15 @@ _FAMILY_DIRS: dict[str, tuple[str, ...]] = {
     "coauthor": ("coauthor", "Coauthor", ""),
     "tu": ("tu", "TUDataset", ""),
     "ogb": ("", "ogb"),
+    "acm3025": ("hetero/acm3025_han", "acm3025_han", "hetero", ""),
+    "heco": ("hetero/heco", "heco"),
+    "imdb_hdgi": ("hetero/imdb_hdgi", "imdb_hdgi"),
+    "pyg": ("pyg_hetero", ""),
 }
+#: Families whose files lie in the dataset folder itself (no ``raw/`` sub-folder).
+_NO_RAW_LEAF = ("ogb", "acm3025", "heco", "imdb_hdgi")
+#: The heterogeneous families (their ``data`` is a ``HeteroData``; ``ogbn-mag`` too).
+HETERO_FAMILIES = ("acm3025", "heco", "imdb_hdgi", "pyg")
 _PYG_CLASSES: dict[str, Any] = {
     "planetoid": Planetoid, "amazon": Amazon, "coauthor": Coauthor, "tu": TUDataset,
 }
@@ -85,6 +93,11 @@ def _build_registry() -> dict[str, DatasetSpec]:
               for n in ("CS", "Physics")]
     specs += [DatasetSpec(n.lower(), "tu", n, "graph") for n in _TU_NAMES]
     specs += [DatasetSpec(n.lower(), "ogb", n, "node") for n in _OGBN_NAMES]
+    specs += [DatasetSpec("acm3025", "acm3025", "ACM3025", "node"),
+              DatasetSpec("imdb-hdgi", "imdb_hdgi", "3-class", "node")]
+    specs += [DatasetSpec(f"heco:{n}", "heco", n, "node") for n in ("acm", "aminer", "dblp")]
+    specs += [DatasetSpec("pyg:IMDB", "pyg", "IMDB", "node"),
+              DatasetSpec("pyg:DBLP", "pyg", "DBLP", "node")]
     return {spec.name: spec for spec in specs}
 
 
@@ -126,8 +139,23 @@ def resolve_name(name: str) -> DatasetSpec:
         return DatasetSpec(f"tu:{tu_name}", "tu", tu_name, "graph")
     if stripped.lower().startswith("ogbn-"):
         return DatasetSpec(stripped, "ogb", stripped, "node")
-    choices = ", ".join(sorted(REGISTRY)) + ", tu:<TU dataset name>"
+    if stripped.lower().startswith("heco:") and len(stripped) > 5:
+        return DatasetSpec(f"heco:{stripped[5:]}", "heco", stripped[5:], "node")
+    if stripped.lower().startswith("pyg:") and len(stripped) > 4:
+        cls_name = _pyg_class(stripped[4:]).__name__
+        return DatasetSpec(f"pyg:{cls_name}", "pyg", cls_name, "node")
+    choices = (", ".join(sorted(REGISTRY)) + ", tu:<TU dataset name>, heco:<folder name>, "
+               "pyg:<PyG heterogeneous dataset class>")
     raise ValueError(f"Unknown dataset {name!r}; expected one of: {choices}")
+
+
+def is_hetero_name(name: str) -> bool:
+    """Whether ``name`` is a heterogeneous dataset (its ``data`` a ``HeteroData``)."""
+    try:
+        spec = resolve_name(name)
+    except (ValueError, TypeError):
+        return False
+    return spec.family in HETERO_FAMILIES or spec.source_name.lower() == "ogbn-mag"
 
 
 def is_graph_file(name: str | os.PathLike[str]) -> bool:
@@ -208,9 +236,30 @@ def _load_planted(spec: DatasetSpec, root: PathLike | None, download: bool,
                          data.num_features, "synthetic")
 
 
+def _pyg_class(name: str) -> type:
+    """The class of ``torch_geometric.datasets`` called ``name`` (any case)."""
+    import torch_geometric.datasets as pyg_datasets
+
+    for attr in pyg_datasets.__all__:
+        if attr.lower() == name.strip().lower():
+            return getattr(pyg_datasets, attr)
+    raise ValueError(f"torch_geometric.datasets has no class {name!r} (pyg:<Class>, e.g. "
+                     f"pyg:IMDB)")
+
+
 def _raw_files(spec: DatasetSpec) -> list[str]:
-    """The dataset class's own ``raw_file_names`` (a property reading only ``self.name``)."""
-    names = _PYG_CLASSES[spec.family].raw_file_names.fget(SimpleNamespace(name=spec.source_name))
+    """The files that show a folder holds the dataset: the PyG class's own
+    ``raw_file_names`` (a property reading only ``self.name``), or the layout's own files."""
+    if spec.family == "acm3025":
+        return ["ACM3025.mat"]
+    if spec.family == "heco":
+        return ["labels.npy"]
+    if spec.family == "imdb_hdgi":
+        from graphinfo.data.hetero_files import IMDB_HDGI_METAPATHS
+
+        return ["index_label.txt", *IMDB_HDGI_METAPATHS.values()]
+    cls = _pyg_class(spec.source_name) if spec.family == "pyg" else _PYG_CLASSES[spec.family]
+    names = cls.raw_file_names.fget(SimpleNamespace(name=spec.source_name))
     return [names] if isinstance(names, str) else list(names)
 
 
@@ -232,7 +281,10 @@ def search_dirs(spec: DatasetSpec, root: PathLike | None = None) -> list[Path]:
         download = roots.download_dir("ogb", dir_name)
     else:
         names = tuple(dict.fromkeys((spec.source_name, spec.source_name.lower())))
-        found = roots.candidate_dirs(base, _FAMILY_DIRS[spec.family], names)
+        leaf = None if spec.family in _NO_RAW_LEAF else "raw"
+        if spec.family == "acm3025":   # one file: the folders themselves
+            names = ("",)
+        found = roots.candidate_dirs(base, _FAMILY_DIRS[spec.family], names, leaf=leaf)
         download = roots.download_dir(spec.family, spec.source_name)
     return found + ([download] if download not in found else [])
 
@@ -287,7 +339,8 @@ def _load_tu(spec: DatasetSpec, root: PathLike | None, download: bool,
 
 
 def _load_ogbn(spec: DatasetSpec, root: PathLike | None, download: bool,
-               to_undirected: bool = True, transform: Callable | None = None) -> LoadedDataset:
+               to_undirected: bool = True, transform: Callable | None = None,
+               metapaths: str | Sequence[str] | None = None) -> LoadedDataset:
     from graphinfo.data import ogbn  # imports ogb, which starts a version check: load lazily
 
     meta = ogbn.ogb_meta(spec.source_name)
@@ -301,12 +354,13 @@ def _load_ogbn(spec: DatasetSpec, root: PathLike | None, download: bool,
                                         allow_download=download, transform=transform)
     if dataset.is_hetero:
         layout = ogbn.hetero_layout(meta)
-        logger.warning(
-            "%s is heterogeneous; graphinfo loads only its %s nodes (features, labels and "
-            "official split) with the %s graph, a homogeneous stand-in until heterogeneous "
-            "datasets are supported", spec.source_name, layout.target,
-            "-".join(layout.target_relation))
-        graph, split = ogbn.target_node_graph(dataset[0], dataset.get_idx_split(), layout)
+        graph, split = ogbn.hetero_graph(dataset[0], dataset.get_idx_split(), layout,
+                                         make_undirected=to_undirected)
+        if metapaths is not None:
+            _choose_metapaths(graph, metapaths)
+        return LoadedDataset(spec.name, "node", graph, None, split, int(dataset.num_classes),
+                             int(graph[layout.target].x.size(1)), os.fspath(folder),
+                             ogb_name=spec.source_name)
     else:
         graph = dataset[0]
         split = {key: value.long().view(-1) for key, value in dataset.get_idx_split().items()}
@@ -331,6 +385,157 @@ def _normalise_ogbn(data: Data, num_tasks: int, make_undirected: bool) -> Data:
     return data
 
 
+def metapath_list(metapaths: str | Sequence[str]) -> list[str]:
+    """``'MAM,MDM'`` or ``['MAM', 'MDM']`` as a list of upper-case names."""
+    names = metapaths.split(",") if isinstance(metapaths, str) else list(metapaths)
+    names = [str(name).strip().upper() for name in names if str(name).strip()]
+    if not names:
+        raise ValueError(f"'metapaths' names no metapath: {metapaths!r}")
+    return names
+
+
+def _choose_metapaths(data: Any, metapaths: str | Sequence[str]) -> None:
+    """Adds the chosen metapath relations (built from the typed relations where the dataset
+    has none precomputed) and makes them the defaults of multiplex models."""
+    from graphinfo.data.hetero import METAPATHS_ATTR, add_metapaths
+
+    relations = add_metapaths(data, metapath_list(metapaths))
+    data[METAPATHS_ATTR] = [relation[1] for relation in relations]
+
+
+def _hetero_folder(spec: DatasetSpec, root: PathLike | None) -> Path:
+    searched = search_dirs(spec, root)[:-1]     # nothing of these is downloaded
+    files = _raw_files(spec)
+    folder = roots.find_dir(searched, files)
+    if folder is None:
+        raise FileNotFoundError(roots.missing_message(spec.name, searched, files,
+                                                      "no download source"))
+    return folder
+
+
+def _native(names: list[str] | None, available: Sequence[str]) -> tuple[str, ...] | None:
+    """The metapaths a dataset's files hold among ``names`` (``None``: the default)."""
+    if names is None:
+        return None
+    native = tuple(n for n in names if n.upper() in {a.upper() for a in available})
+    return native or None
+
+
+def _load_acm3025(spec: DatasetSpec, root: PathLike | None, download: bool,
+                  metapaths: str | Sequence[str] | None = None) -> LoadedDataset:
+    from graphinfo.data.hetero_files import ACM3025_DEFAULT, ACM3025_METAPATHS, read_acm3025
+
+    folder = _hetero_folder(spec, root)
+    names = metapath_list(metapaths) if metapaths is not None else None
+    unknown = [n for n in names or () if n not in ACM3025_METAPATHS]
+    if unknown:
+        raise ValueError(f"acm3025 ships only the metapath graphs {ACM3025_METAPATHS} (no "
+                         f"typed relations to build others from); got {unknown}")
+    data, split = read_acm3025(folder / "ACM3025.mat", tuple(names or ACM3025_DEFAULT))
+    return _hetero_loaded(spec, data, split, folder)
+
+
+def _load_heco(spec: DatasetSpec, root: PathLike | None, download: bool,
+               labelled_per_class: int = 20, train_ratio: float | None = None,
+               valid_ratio: float = 0.1, seed: int = 0,
+               metapaths: str | Sequence[str] | None = None) -> LoadedDataset:
+    from graphinfo.data.hetero_files import heco_layout, read_heco
+
+    folder = _hetero_folder(spec, root)
+    names = metapath_list(metapaths) if metapaths is not None else None
+    native = _native(names, heco_layout(folder)["metapaths"])
+    data, split = read_heco(folder, labelled_per_class, train_ratio, valid_ratio, seed,
+                            metapaths=native)
+    if names is not None:
+        _choose_metapaths(data, names)
+    return _hetero_loaded(spec, data, split, folder)
+
+
+def _load_imdb_hdgi(spec: DatasetSpec, root: PathLike | None, download: bool,
+                    features: str = "6334", train_ratio: float = 0.2, valid_ratio: float = 0.1,
+                    seed: int = 0, metapaths: str | Sequence[str] | None = None
+                    ) -> LoadedDataset:
+    from graphinfo.data.hetero_files import read_imdb_hdgi
+
+    folder = _hetero_folder(spec, root)
+    names = metapath_list(metapaths) if metapaths is not None else ["MAM", "MDM"]
+    data, split = read_imdb_hdgi(folder, features, train_ratio, valid_ratio, seed,
+                                 tuple(names))
+    return _hetero_loaded(spec, data, split, folder)
+
+
+#: Default metapaths of PyG's heterogeneous datasets, where the papers fix them (others get
+#: every two-step path target -> type -> target that the relations allow).
+PYG_METAPATHS: dict[str, tuple[str, ...]] = {
+    "IMDB": ("MAM", "MDM"),          # MAGNN / HAN / DMGI
+    "DBLP": ("APA", "APCPA", "APTPA"),   # HAN / MAGNN
+}
+
+
+def _two_step_metapaths(data: Any, target: str) -> list[str]:
+    """Every metapath target -> T -> target with one relation each way, in node-type
+    initials (``'MAM'``), when the initials tell the node types apart."""
+    initials = {t[0].upper() for t in data.node_types}
+    if len(initials) != len(data.node_types):
+        raise ValueError(f"the node types {data.node_types} do not have distinct initials; "
+                         f"give metapaths= by relation names")
+    out = []
+    for node_type in data.node_types:
+        if node_type == target:
+            continue
+        forward = [t for t in data.edge_types if t[0] == target and t[2] == node_type]
+        back = [t for t in data.edge_types if t[0] == node_type and t[2] == target]
+        if len(forward) == 1 and len(back) == 1:
+            letter = target[0].upper()
+            out.append(f"{letter}{node_type[0].upper()}{letter}")
+    if not out:
+        raise ValueError(f"no two-step metapath through another type leads back to {target!r}; "
+                         f"give metapaths=")
+    return out
+
+
+def _load_pyg_hetero(spec: DatasetSpec, root: PathLike | None, download: bool,
+                     metapaths: str | Sequence[str] | None = None, **kwargs: Any
+                     ) -> LoadedDataset:
+    from torch_geometric.data import HeteroData
+
+    from graphinfo.data.cached import read_only_class
+    from graphinfo.data.hetero import TARGET_ATTR, target_node_type
+
+    cls = _pyg_class(spec.source_name)
+    searched = search_dirs(spec, root)
+    files = _raw_files(spec)
+    raw = roots.find_dir(searched, files) or searched[-1]
+    missing = partial(roots.missing_message, spec.name, searched, files)
+    processed = roots.processed_dir("pyg", spec.source_name, raw)
+    dataset = read_only_class(cls)(raw, processed, missing, allow_download=download, **kwargs)
+    data = dataset[0]
+    if not isinstance(data, HeteroData):
+        raise ValueError(f"pyg:{spec.source_name} is not a heterogeneous dataset (its graph is a "
+                         f"{type(data).__name__}); load homogeneous datasets by their names")
+    target = target_node_type(data)
+    data[TARGET_ATTR] = target
+    _choose_metapaths(data, metapaths if metapaths is not None
+                      else PYG_METAPATHS.get(cls.__name__) or _two_step_metapaths(data, target))
+    store = data[target]
+    if "train_mask" in store and "val_mask" in store and "test_mask" in store:
+        split = masks_to_split(store.train_mask, store.val_mask, store.test_mask)
+    else:
+        split = random_split(store.num_nodes, 0.2, 0.1, seed=0, y=store.y)
+    return _hetero_loaded(spec, data, split, raw)
+
+
+def _hetero_loaded(spec: DatasetSpec, data: Any, split: dict[str, Any],
+                   folder: Path) -> LoadedDataset:
+    from graphinfo.data.hetero import target_node_type
+
+    target = target_node_type(data)
+    store = data[target]
+    labels = store.y[store.y >= 0]
+    return LoadedDataset(spec.name, "node", data, None, split, int(labels.max()) + 1,
+                         int(store.x.size(1)), os.fspath(folder), target=target)
+
+
 _LOADERS: dict[str, Callable[..., LoadedDataset]] = {
     "synthetic": _load_planted,
     "planetoid": _load_planetoid,
@@ -338,6 +543,10 @@ _LOADERS: dict[str, Callable[..., LoadedDataset]] = {
     "coauthor": _load_random_split,
     "tu": _load_tu,
     "ogb": _load_ogbn,
+    "acm3025": _load_acm3025,
+    "heco": _load_heco,
+    "imdb_hdgi": _load_imdb_hdgi,
+    "pyg": _load_pyg_hetero,
 }
 
 

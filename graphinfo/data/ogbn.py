@@ -33,7 +33,7 @@ import ogb.nodeproppred
 import pandas as pd
 import torch
 from ogb.nodeproppred import PygNodePropPredDataset
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data, HeteroData, InMemoryDataset
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
 
@@ -317,4 +317,59 @@ def target_node_graph(data: Data, split: dict[str, Any],
         if not isinstance(part, dict) or target not in part:
             raise ValueError(f"OGB's split has no {key!r} nodes of type {target!r}")
         target_split[key] = torch.as_tensor(part[target]).long().view(-1)
+    return out, target_split
+
+
+def hetero_graph(data: Data, split: dict[str, Any], layout: HeteroLayout,
+                 make_undirected: bool = True) -> tuple[HeteroData, dict[str, torch.Tensor]]:
+    """ogb's processed heterogeneous graph as a PyG ``HeteroData``.
+
+    Every node type gets ``num_nodes`` and its features if it has any (in ogbn-mag only papers
+    do); the target type also ``y`` (flat long), ``node_year`` and the split masks; every
+    relation ``(head, rel, tail)`` is stored as given and, between two different types, also
+    reversed as ``(tail, 'rev_<rel>', head)`` so that messages and metapaths can run both ways;
+    a relation within one type (paper-cites-paper) is symmetrised when ``make_undirected``.
+
+    Args:
+        data (Data): ogb's processed graph (``x_dict``, ``edge_index_dict``, ``y_dict``,
+            ``num_nodes_dict``, optional ``node_year``).
+        split (dict): ogb's ``get_idx_split()``.
+        layout (HeteroLayout): The dataset's layout.
+        make_undirected (bool): Symmetrise same-type relations. (default: ``True``)
+
+    Returns:
+        tuple[HeteroData, dict[str, Tensor]]: The graph (``target_node_type`` set) and the
+        split of the target nodes.
+    """
+    from torch_geometric.utils import to_undirected
+
+    from graphinfo.data.hetero import TARGET_ATTR
+
+    homogeneous, target_split = target_node_graph(data, split, layout)
+    target = layout.target
+    out = HeteroData()
+    for node_type in layout.node_types:
+        out[node_type].num_nodes = int(data.num_nodes_dict[node_type])
+        features = data.x_dict.get(node_type) if isinstance(data.x_dict, dict) else None
+        if features is not None:
+            out[node_type].x = features
+    y = homogeneous.y
+    if y.is_floating_point():
+        y = torch.where(torch.isnan(y), torch.full_like(y, -1), y)
+    out[target].y = y.long().view(-1)
+    if "node_year" in homogeneous:
+        out[target].node_year = homogeneous.node_year.view(-1)
+    for key, mask_name in (("train", "train_mask"), ("valid", "val_mask"), ("test", "test_mask")):
+        mask = torch.zeros(out[target].num_nodes, dtype=torch.bool)
+        mask[target_split[key]] = True
+        out[target][mask_name] = mask
+    for head, relation, tail in layout.relations:
+        edge_index = data.edge_index_dict[(head, relation, tail)]
+        if head == tail:
+            out[head, relation, tail].edge_index = to_undirected(
+                edge_index, num_nodes=out[head].num_nodes) if make_undirected else edge_index
+        else:
+            out[head, relation, tail].edge_index = edge_index
+            out[tail, f"rev_{relation}", head].edge_index = edge_index.flip(0)
+    out[TARGET_ATTR] = target
     return out, target_split

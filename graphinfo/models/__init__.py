@@ -15,13 +15,16 @@ from typing import Any
 from graphinfo.catalog import DEFAULT_MODEL
 from graphinfo.models.base import LEVELS, MIModel, ModelDefaults
 from graphinfo.models.dgi import DGI, DGIOutput
+from graphinfo.models.dmgi import DMGI, DMGIOutput
 from graphinfo.models.gmi import GMI, GMIOutput
+from graphinfo.models.hdgi import HDGI, HDGIOutput
 from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
 from graphinfo.resolver import registered_name
 
 #: Registered models by name. Adding a model is one file in ``graphinfo/models/`` and one line
 #: here (or, outside the package, ``register_model``).
-MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph}
+MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph,
+                                     "dmgi": DMGI, "hdgi": HDGI}
 
 
 
@@ -135,6 +138,7 @@ def is_graph_level(model: str | type[MIModel]) -> bool:
     return model_class(model).level == "graph"
 
 
-__all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "GMI", "GMIOutput",
+__all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "DMGI", "DMGIOutput",
+           "HDGI", "HDGIOutput", "GMI", "GMIOutput",
            "InfoGraph", "InfoGraphOutput", "MODELS", "DEFAULT_MODEL", "register_model",
            "model_class", "model_name", "build_model", "is_graph_level"]

@@ -74,6 +74,7 @@ class ModelDefaults:
         patience: Early-stopping patience on the loss; ``None`` trains all ``epochs`` and
             keeps the final weights.
         lr: Adam learning rate.
+        weight_decay: Adam weight decay (L2 on every parameter) when none is given.
         batch_size: Graphs per batch (graph-level models); ``None`` for node-level ones, which
             train full-batch unless mini-batches are asked for.
         protocol: The evaluation protocol of :mod:`graphinfo.evaluation` that scores its
@@ -86,6 +87,7 @@ class ModelDefaults:
     epochs: int = 1000
     patience: int | None = 20
     lr: float = 1e-3
+    weight_decay: float = 0.0
     batch_size: int | None = None
     protocol: str = "linear_probe"
 
@@ -135,6 +137,10 @@ class MIModel(torch.nn.Module):
     level: ClassVar[str] = "node"
     #: The model's own defaults.
     defaults: ClassVar[ModelDefaults] = ModelDefaults()
+    #: Whether the model learns from a heterogeneous graph (a ``HeteroData``: DMGI, HDGI). A
+    #: model that does not is given one relation of a heterogeneous dataset as a plain graph
+    #: (:func:`graphinfo.models.multiplex.dataset_for`).
+    heterogeneous: ClassVar[bool] = False
 
     encoder: torch.nn.Module
 

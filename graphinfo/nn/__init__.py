@@ -1,4 +1,5 @@
-"""Parts that models compose: encoders, readouts, critics and corruptions."""
+"""Parts that models compose: encoders, readouts, critics, corruptions and the semantic
+attention of metapath models."""
 from graphinfo.nn.activations import PReLU, make_activation, prelu
 from graphinfo.nn.corruptions import DropEdges, MaskFeatures, ShuffleNodes, make_corruption
 from graphinfo.nn.discriminators import (
@@ -25,6 +26,7 @@ from graphinfo.nn.readouts import (
     SumReadout,
     make_readout,
 )
+from graphinfo.nn.semantic_attention import SemanticAttention
 
 __all__ = [
     "PReLU", "prelu", "make_activation",
@@ -34,4 +36,5 @@ __all__ = [
     "BilinearDiscriminator", "InnerProductDiscriminator", "CosineDiscriminator",
     "MLPDiscriminator", "make_discriminator",
     "ShuffleNodes", "DropEdges", "MaskFeatures", "make_corruption",
+    "SemanticAttention",
 ]

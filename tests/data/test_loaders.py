@@ -319,38 +319,60 @@ def test_ogbn_missing_files(tmp_path: Path) -> None:
         load_dataset("ogbn-papers100M", root=tmp_path, download=False)
 
 
-def test_ogbn_mag_loads_paper_nodes_with_the_paper_split(tmp_path: Path, isolated_cache: Path,
-                                                         listing: Listing,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_ogbn_mag_loads_as_a_heterogeneous_graph_with_the_paper_split(
+        tmp_path: Path, isolated_cache: Path, listing: Listing) -> None:
     written = write_tiny_mag(tmp_path / "w")
     root = _read_only_copy(tmp_path / "w", tmp_path / "ro")
     before = listing(root)
     try:
-        with caplog.at_level("WARNING", logger="graphinfo.data.loaders"):
-            loaded = load_dataset("OGBN-MAG", root=root)
+        loaded = load_dataset("OGBN-MAG", root=root)
         directed = load_dataset("ogbn_mag", root=root, to_undirected=False)
+        with_metapaths = load_dataset("ogbn-mag", root=root, metapaths="PAP,PFP")
     finally:
         after = listing(root)
         _restore_write(root)
     assert after == before  # processed into the cache only
     assert len(list(isolated_cache.glob("processed/ogb/ogbn-mag-*/geometric_data_processed.pt")))\
         == 1
-    assert "paper nodes" in caplog.text and "paper-cites-paper" in caplog.text
     assert loaded.name == "ogbn-mag" and loaded.ogb_name == "ogbn-mag"
+    assert loaded.is_hetero and loaded.target == "paper"
     assert loaded.probe_protocol() == ("ogb", {"name": "ogbn-mag"})
     data = loaded.data
-    assert data.num_nodes == 40  # papers only (the authors, fields, institutions are dropped)
-    assert torch.allclose(data.x, torch.as_tensor(written["x"], dtype=torch.float32))
-    assert data.y.tolist() == written["y"].tolist() and data.y.dtype == torch.long
-    assert data.node_year.view(-1).tolist() == written["year"].tolist()
+    assert set(data.node_types) == {"paper", "author", "institution", "field_of_study"}
+    assert {t: data[t].num_nodes for t in data.node_types} == {
+        "author": 20, "field_of_study": 5, "institution": 3, "paper": 40}
+    paper = data["paper"]
+    assert torch.allclose(paper.x, torch.as_tensor(written["x"], dtype=torch.float32))
+    assert paper.y.tolist() == written["y"].tolist() and paper.y.dtype == torch.long
+    assert paper.node_year.tolist() == written["year"].tolist()
     assert loaded.num_classes == 349 and loaded.num_features == 6  # OGB's metadata
-    for key in ("train", "valid", "test"):
+    for key, mask in (("train", "train_mask"), ("valid", "val_mask"), ("test", "test_mask")):
         assert loaded.split[key].tolist() == written[key].tolist()
+        assert paper[mask].nonzero().view(-1).tolist() == sorted(written[key].tolist())
+    # every cross-type relation both ways, so messages and metapaths run in both directions
+    writes = data["author", "writes", "paper"].edge_index
+    assert torch.equal(data["paper", "rev_writes", "author"].edge_index, writes.flip(0))
     cites = torch.as_tensor(written["cites"])
-    assert torch.equal(directed.data.edge_index, cites)
-    assert is_undirected(data.edge_index)
+    assert torch.equal(directed.data["paper", "cites", "paper"].edge_index, cites)
+    undirected = data["paper", "cites", "paper"].edge_index
     expected = {tuple(e) for e in torch.cat([cites, cites.flip(0)], 1).t().tolist()}
-    assert {tuple(e) for e in data.edge_index.t().tolist()} == expected
+    assert {tuple(e) for e in undirected.t().tolist()} == expected
+    # a homogeneous model reads the paper-cites-paper graph, as the old stand-in did
+    homogeneous = loaded.homogeneous()
+    assert homogeneous.name == "ogbn-mag" and not homogeneous.is_hetero
+    assert homogeneous.data.relation == "cites"
+    assert homogeneous.probe_protocol() == ("ogb", {"name": "ogbn-mag"})
+    assert torch.equal(homogeneous.data.edge_index, undirected)
+    assert torch.equal(homogeneous.data.x, paper.x) and homogeneous.split is loaded.split
+    # metapaths built from the typed relations: PAP joins papers sharing an author
+    relations = with_metapaths.data.metapath_names
+    assert relations == ["PAP", "PFP"]
+    pap = with_metapaths.data["paper", "PAP", "paper"].edge_index
+    author_of = {}
+    for a, p in writes.t().tolist():
+        author_of.setdefault(a, set()).add(p)
+    shared = {(p, q) for papers in author_of.values() for p in papers for q in papers}
+    assert {tuple(e) for e in pap.t().tolist()} == shared
 
 
 def test_ogbn_papers100m_binary_layout_marks_unlabelled_nodes(tmp_path: Path) -> None:
