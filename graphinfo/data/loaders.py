@@ -188,12 +188,16 @@ def load_dataset(name: str, root: PathLike | None = None, *, download: bool = Tr
     20 per class / 500 / 1000 for ``'planted'``.
 
     OGB datasets carry their OGB name in ``ogb_name``, so that evaluation reports the metric of
-    OGB's ``Evaluator`` (see :meth:`LoadedDataset.probe_protocol`). ``'ogbn-mag'`` is
-    heterogeneous: until heterogeneous datasets are supported it loads as its paper nodes only,
-    with the paper-cites-paper graph, the paper features, labels, ``node_year`` and the official
-    paper split (a warning is logged). Labels of unlabelled nodes (``'ogbn-papers100M'``) are
-    ``-1``; ``'ogbn-proteins'`` keeps its ``[N, 112]`` binary labels and gets node features as
-    the mean of its incident edges' features.
+    OGB's ``Evaluator`` (see :meth:`LoadedDataset.probe_protocol`). Labels of unlabelled nodes
+    (``'ogbn-papers100M'``) are ``-1``; ``'ogbn-proteins'`` keeps its ``[N, 112]`` binary labels
+    and gets node features as the mean of its incident edges' features.
+
+    Heterogeneous datasets (``'acm3025'``, ``'heco:<name>'``, ``'imdb-hdgi'``,
+    ``'pyg:<Class>'``, ``'ogbn-mag'``) come as a ``HeteroData`` whose target node type holds
+    ``x``, ``y`` and the split masks (:attr:`LoadedDataset.target`), with their metapath
+    relations (:mod:`graphinfo.data.hetero`); :meth:`LoadedDataset.homogeneous` gives one
+    relation as a plain graph (for ``'ogbn-mag'``: paper-cites-paper, what it was before
+    heterogeneous datasets were supported).
 
     Args:
         name (str): Dataset name, case-insensitive; see :func:`known_datasets`. Or the path
@@ -209,7 +213,13 @@ def load_dataset(name: str, root: PathLike | None = None, *, download: bool = Tr
             :func:`~graphinfo.data.planted_partition`; Amazon/Coauthor take ``train_ratio``,
             ``valid_ratio``, ``seed``; TU takes ``use_node_attr``, ``use_edge_attr``,
             ``max_degree`` (cap of the one-hot degree features of featureless datasets, default
-            256) and ``transform``; OGB takes ``to_undirected`` (default ``True``).
+            256) and ``transform``; OGB takes ``to_undirected`` (default ``True``). Every
+            heterogeneous one takes ``metapaths`` (``'PAP,PSP'`` or a list: the dataset's own
+            metapath graphs where it ships them, else built from its typed relations);
+            ``'heco:*'`` also ``labelled_per_class`` (20, 40 or 60: the layout's splits) or
+            ``train_ratio`` / ``valid_ratio`` / ``seed`` (a random split); ``'imdb-hdgi'``
+            ``features`` (``'6334'`` or ``'10048'``) and the random split's ratios and seed
+            (default 0.2 / 0.1 / 0); ``'pyg:*'`` the PyG class's own arguments.
 
     Returns:
         LoadedDataset: The validated dataset.
@@ -531,6 +541,8 @@ def _hetero_loaded(spec: DatasetSpec, data: Any, split: dict[str, Any],
 
     target = target_node_type(data)
     store = data[target]
+    if "x" not in store:       # as for HeCo's featureless types: one-hot features
+        store.x = torch.eye(store.num_nodes)
     labels = store.y[store.y >= 0]
     return LoadedDataset(spec.name, "node", data, None, split, int(labels.max()) + 1,
                          int(store.x.size(1)), os.fspath(folder), target=target)
