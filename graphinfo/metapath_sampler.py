@@ -76,13 +76,15 @@ class _CSR:
 
     def step(self, nodes: Tensor, generator: torch.Generator) -> Tensor:
         """One uniform neighbour of each node (``-1`` stays ``-1``; no neighbour: ``-1``)."""
+        if self.col.numel() == 0:
+            return torch.full_like(nodes, -1)
         alive = nodes >= 0
         safe = nodes.clamp(min=0)
         degree = self.degree[safe]
         alive &= degree > 0
         offset = (torch.rand(nodes.numel(), generator=generator) * degree).long()
         offset = torch.minimum(offset, (degree - 1).clamp(min=0))
-        picked = self.col[(self.rowptr[safe] + offset).clamp(max=max(self.col.numel() - 1, 0))]
+        picked = self.col[(self.rowptr[safe] + offset).clamp(max=self.col.numel() - 1)]
         return torch.where(alive, picked, torch.full_like(nodes, -1))
 
 
