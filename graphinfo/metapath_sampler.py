@@ -33,7 +33,7 @@ from torch_geometric.typing import EdgeType
 
 from graphinfo import distributed
 from graphinfo.data.hetero import metapath_edge_types, target_node_type
-from graphinfo.sources import BatchSource, SummaryTracker, epoch_seeds, seed_nodes
+from graphinfo.sources import SeedBatches, SummaryTracker, epoch_seeds, seed_nodes
 
 #: Walks (sampled neighbours) per seed and relation when none is given.
 DEFAULT_WALKS = 10
@@ -165,7 +165,7 @@ class MetapathSampler:
         return MetapathBatch(n_id, x[n_id], neighbors, degrees, batch)
 
 
-class MetapathBatches(BatchSource):
+class MetapathBatches(SeedBatches):
     """Mini-batches of target nodes with metapath-sampled neighbours (:class:`MetapathSampler`)
     as a source of the training engine. One epoch visits every seed once, in an order
     reshuffled each epoch; the loss is the model's ``metapath_loss(batch, global_summary)``
@@ -225,13 +225,3 @@ class MetapathBatches(BatchSource):
 
     def loss(self, model: torch.nn.Module, batch: Any) -> Tensor:
         return model.metapath_loss(batch, self.tracker)
-
-    def weight(self, batch: Any) -> float:
-        return float(batch.batch_size)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"summary": self.tracker.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("summary") is not None:
-            self.tracker.load_state_dict(state["summary"])

@@ -281,7 +281,24 @@ def epoch_seeds(inputs: Tensor, epoch: int, seed: int) -> Tensor:
     return order[distributed.rank() * share:(distributed.rank() + 1) * share]
 
 
-class NeighborBatches(BatchSource):
+class SeedBatches(BatchSource):
+    """What the seed-node sources share: each batch weighs its number of seeds
+    (``batch.batch_size``) and the summary tracker (``self.tracker``) is their state."""
+
+    tracker: SummaryTracker
+
+    def weight(self, batch: Any) -> float:
+        return float(batch.batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"summary": self.tracker.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("summary") is not None:
+            self.tracker.load_state_dict(state["summary"])
+
+
+class NeighborBatches(SeedBatches):
     r"""Neighbour-sampled subgraphs around seed nodes (PyG's
     :class:`~torch_geometric.loader.NeighborLoader`; :func:`graphinfo.sampler.neighbor_loader`
     stands in for ``pyg-lib``).
@@ -376,16 +393,6 @@ class NeighborBatches(BatchSource):
 
     def loss(self, model: torch.nn.Module, batch: Any) -> Tensor:
         return model.subgraph_loss(batch, self.tracker)
-
-    def weight(self, batch: Any) -> float:
-        return float(batch.batch_size)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"summary": self.tracker.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("summary") is not None:
-            self.tracker.load_state_dict(state["summary"])
 
     def close(self) -> None:
         if self.tracker.group is not None:
