@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from graphinfo.sparse import SparseOperator, gcn_adjacency, gcn_operator
+from graphinfo.sparse import DenseOperator, SparseOperator, gcn_adjacency, gcn_operator
 
 
 class TensorRef:
@@ -108,7 +108,7 @@ class AdjacencyCache(TensorCache):
 
     def get(self, edge_index: Tensor, num_nodes: int,  # type: ignore[override]
             edge_weight: Tensor | None = None, operator: bool = False,
-            **options: Any) -> Tensor | SparseOperator:
+            **options: Any) -> Tensor | SparseOperator | DenseOperator:
         """The cached adjacency for these inputs, computed on a miss."""
         build = gcn_operator if operator else gcn_adjacency
         extra = (num_nodes, operator, tuple(sorted(options.items())))

@@ -3,12 +3,15 @@ import torch
 from torch_geometric.nn import GCNConv
 
 from graphinfo.sparse import (
+    DENSE_OPERATOR_MIN_DENSITY,
     SPARSE_FEATURES_BACKWARD_MAX_DENSITY,
     SPARSE_FEATURES_MAX_DENSITY,
+    DenseOperator,
     SparseOperator,
     feature_operator,
     gcn_adjacency,
     gcn_operator,
+    propagation_operator,
 )
 
 
@@ -240,6 +243,72 @@ def test_gcn_operator_dtype_and_negative_weights():
     assert gcn_operator(edge_index, 30, weight.double()).val.dtype == torch.float64
     with pytest.raises(ValueError, match="'edge_weight' must be non-negative"):
         gcn_operator(edge_index, 30, -weight)
+
+
+def _square_entries(density, nodes=30, seed=0):
+    """Random entries (with duplicates) covering about ``density`` of a square matrix."""
+    generator = torch.Generator().manual_seed(seed)
+    count = round(density * nodes * nodes)
+    index = torch.randint(0, nodes, (2, count), generator=generator)
+    return index[0], index[1], torch.rand(count, generator=generator)
+
+
+def test_propagation_operator_is_dense_from_the_density_threshold_and_equal_either_way():
+    for density in (0.1, DENSE_OPERATOR_MIN_DENSITY, 0.6):
+        row, col, val = _square_entries(density)
+        op = propagation_operator(row, col, val, 30)
+        assert isinstance(op, DenseOperator) == (density >= DENSE_OPERATOR_MIN_DENSITY)
+        expected = torch.zeros(30, 30).index_put_((row, col), val, accumulate=True)
+        assert torch.allclose(op.to_torch().to_dense(), expected)
+        # The stored entries: the non-zeros of a dense one, every (duplicate) entry of a sparse.
+        assert op.nnz == (int(torch.count_nonzero(expected)) if isinstance(op, DenseOperator)
+                          else row.numel())
+        dense = torch.randn(30, 4, requires_grad=True)
+        upstream = torch.randn(30, 4)
+        ((op @ dense) * upstream).sum().backward()
+        assert torch.allclose(op @ dense.detach(), expected @ dense.detach(), atol=1e-5)
+        assert torch.allclose(dense.grad, expected.t() @ upstream, atol=1e-5)
+
+
+def test_a_large_graph_stays_sparse_however_dense(monkeypatch):
+    import graphinfo.sparse as sparse
+    row, col, val = _square_entries(0.6)
+    monkeypatch.setattr(sparse, "DENSE_OPERATOR_MAX_ENTRIES", 899)
+    assert isinstance(propagation_operator(row, col, val, 30), SparseOperator)
+
+
+def test_dense_operator_transpose_permutation_and_errors():
+    row, col, val = _square_entries(0.6)
+    dense_op = propagation_operator(row, col, val, 30)
+    sparse_op = SparseOperator.from_coo(row, col, val, (30, 30))
+    assert isinstance(dense_op, DenseOperator)
+    d = torch.randn(30, 3)
+    perm = torch.randperm(30, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(dense_op.t() @ d, sparse_op.t() @ d, atol=1e-5)
+    assert torch.allclose(dense_op.permute_columns(perm) @ d, dense_op @ d[perm], atol=1e-5)
+    assert torch.allclose(dense_op.permute_columns(perm) @ d,
+                          sparse_op.permute_columns(perm) @ d, atol=1e-5)
+    assert dense_op.shape == (30, 30)
+    assert dense_op.permute_columns(perm).nnz == dense_op.t().nnz == dense_op.nnz
+    with pytest.raises(ValueError, match=r"Cannot multiply an operator of shape \(30, 30\) "
+                                         r"with a dense matrix of shape \(29, 3\)"):
+        dense_op @ torch.randn(29, 3)
+    with pytest.raises(ValueError, match="'perm' has 29 entries, expected 30"):
+        dense_op.permute_columns(torch.arange(29))
+    with pytest.raises(ValueError, match="A DenseOperator holds a dense 2-D matrix"):
+        DenseOperator(torch.zeros(3))
+
+
+def test_gcn_operator_of_a_dense_graph_is_dense_and_equals_pyg():
+    generator = torch.Generator().manual_seed(0)
+    edge_index = torch.randint(0, 30, (2, 400), generator=generator)
+    x = torch.randn(30, 5, generator=generator)
+    op = gcn_operator(edge_index, 30)
+    assert isinstance(op, DenseOperator)
+    conv = GCNConv(5, 5, bias=False)
+    with torch.no_grad():
+        conv.lin.weight.copy_(torch.eye(5))
+    assert torch.allclose(op @ x, conv(x, edge_index), atol=1e-5)
 
 
 def _features_of_density(density, rows=40, cols=50, seed=0):

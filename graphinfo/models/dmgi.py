@@ -13,7 +13,7 @@ from torch_geometric.utils import remove_self_loops, scatter
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
 from graphinfo.models.multiplex import multiplex_inputs, multiplex_relations
 from graphinfo.nn.discriminators import BilinearDiscriminator
-from graphinfo.sparse import SparseOperator
+from graphinfo.sparse import DenseOperator, SparseOperator, propagation_operator
 from graphinfo.tensor_cache import TensorCache
 from graphinfo.validation import check_edge_index
 
@@ -39,10 +39,11 @@ class DMGIOutput(NamedTuple):
 
 
 def self_loop_operator(edge_index: Tensor, num_nodes: int, self_loop_weight: float,
-                       edge_weight: Tensor | None = None) -> SparseOperator:
+                       edge_weight: Tensor | None = None) -> SparseOperator | DenseOperator:
     r""":math:`\hat{\mathbf{A}} = \mathbf{D}^{-1/2}(\mathbf{A} + w\mathbf{I})\mathbf{D}^{-1/2}`
     with the graph's own self-loops removed first (DMGI's GCN; :math:`w = 3` in the paper's
-    code), as a :class:`~graphinfo.sparse.SparseOperator`."""
+    code), as a :class:`~graphinfo.sparse.SparseOperator` (a
+    :class:`~graphinfo.sparse.DenseOperator` when dense enough)."""
     edge_index, edge_weight = remove_self_loops(edge_index, edge_weight)
     if edge_weight is None:
         edge_weight = torch.ones(edge_index.size(1), device=edge_index.device)
@@ -54,8 +55,7 @@ def self_loop_operator(edge_index: Tensor, num_nodes: int, self_loop_weight: flo
                                    device=edge_index.device)])
     degree = scatter(weight, row, dim=0, dim_size=num_nodes, reduce="sum")
     norm = degree.pow(-0.5).masked_fill_(degree == 0, 0.0)
-    return SparseOperator.from_coo(row, col, norm[row] * weight * norm[col],
-                                   (num_nodes, num_nodes))
+    return propagation_operator(row, col, norm[row] * weight * norm[col], num_nodes)
 
 
 class DMGI(MIModel):
@@ -254,7 +254,7 @@ class DMGI(MIModel):
 
     # -- the model -------------------------------------------------------------------------
 
-    def _operator(self, edge_index: Tensor, num_nodes: int) -> SparseOperator:
+    def _operator(self, edge_index: Tensor, num_nodes: int) -> SparseOperator | DenseOperator:
         return self._operators.get(
             (edge_index,), (num_nodes, self.self_loop_weight, str(edge_index.device)),
             lambda: self_loop_operator(edge_index, num_nodes, self.self_loop_weight))

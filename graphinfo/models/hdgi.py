@@ -10,7 +10,7 @@ from torch import Tensor
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
 from graphinfo.models.multiplex import multiplex_inputs, multiplex_relations
 from graphinfo.nn.discriminators import BilinearDiscriminator
-from graphinfo.nn.encoders import GCNEncoder, make_encoder
+from graphinfo.nn.encoders import GATEncoder, GCNEncoder, make_encoder
 from graphinfo.nn.semantic_attention import SemanticAttention
 from graphinfo.validation import check_edge_index
 
@@ -183,6 +183,8 @@ class HDGI(MIModel):
         pos, neg = [], []
         for encoder, edge_index in zip(self.encoders, edge_indices):
             if isinstance(encoder, GCNEncoder) and encoder.uses_fast_path(x, edge_index):
+                p, n = encoder.forward_shuffled(x, edge_index, perm=perm)
+            elif isinstance(encoder, GATEncoder):
                 p, n = encoder.forward_shuffled(x, edge_index, perm=perm)
             else:
                 p, n = encoder(x, edge_index), encoder(x[perm], edge_index)

@@ -3,8 +3,11 @@ import copy
 import pytest
 import torch
 from torch_geometric.nn import GCNConv
+from torch_geometric.utils import coalesce
 
 from graphinfo.nn import GATEncoder, GCNEncoder, GINEncoder, SAGEEncoder, make_encoder
+from graphinfo.nn.encoders import _permutes_rows
+from graphinfo.sparse import DenseOperator
 
 
 @pytest.mark.parametrize("cls", [GCNEncoder, SAGEEncoder, GINEncoder, GATEncoder])
@@ -96,10 +99,16 @@ def test_gcn_encoder_sparse_and_edge_list_paths_agree(tiny_graph):
 NUM_NODES, NUM_FEATURES = 40, 50
 
 
-def _graph(seed=0):
+#: Edge counts of the test graphs: few enough that a shuffled view relabels the operator's
+#: columns (nnz < N F / 2 at width 8), more (its rows are shuffled), and enough for a dense
+#: operator (at least 25 % of the entries).
+GRAPH_EDGES = {"sparse": 30, "medium": 150, "dense": 700}
+
+
+def _graph(seed=0, kind="medium"):
     """A directed graph on 40 nodes with duplicate edges; nodes 36-39 have no edges at all."""
     generator = torch.Generator().manual_seed(seed)
-    edge_index = torch.randint(0, 36, (2, 150), generator=generator)
+    edge_index = torch.randint(0, 36, (2, GRAPH_EDGES[kind]), generator=generator)
     edge_index = torch.cat([edge_index, edge_index[:, :10]], dim=1)  # duplicates
     weight = torch.rand(edge_index.size(1), generator=generator) + 0.1
     return edge_index, weight
@@ -166,10 +175,11 @@ FEATURE_CASES = [("dense", None), ("dense", True), ("dense", False), ("binary_2"
 @pytest.mark.parametrize("kind, aggregate_first", FEATURE_CASES)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_gcn_fast_path_equals_the_pyg_path(kind, aggregate_first, weighted, num_layers):
+@pytest.mark.parametrize("graph", ["medium", "dense"])
+def test_gcn_fast_path_equals_the_pyg_path(kind, aggregate_first, weighted, num_layers, graph):
     fast, general = _fast_and_general(num_layers, aggregate_first)
     x = _features(kind)
-    edge_index, weight = _graph()
+    edge_index, weight = _graph(kind=graph)
     weight = weight if weighted else None
     assert fast.uses_fast_path(x, edge_index, weight)
     assert not general.uses_fast_path(x, edge_index, weight)
@@ -182,11 +192,15 @@ def test_gcn_fast_path_equals_the_pyg_path(kind, aggregate_first, weighted, num_
 
 @pytest.mark.parametrize("kind, aggregate_first", FEATURE_CASES)
 @pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("graph", list(GRAPH_EDGES))
 def test_forward_shuffled_is_forward_of_x_and_of_the_shuffled_x(kind, aggregate_first,
-                                                               num_layers):
+                                                               num_layers, graph):
     encoder, general = _fast_and_general(num_layers, aggregate_first)
     x = _features(kind)
-    edge_index, weight = _graph()
+    edge_index, weight = _graph(kind=graph)
+    adjacency = encoder._adjacency_of(x, edge_index, weight)
+    assert isinstance(adjacency, DenseOperator) == (graph == "dense")
+    assert _permutes_rows(adjacency, 8) == (graph != "sparse")
     perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
     upstream = _upstream()
     shuffled = _run(encoder, x, edge_index, weight, upstream, perm=perm)
@@ -231,6 +245,52 @@ def test_features_that_require_grad_get_the_same_gradient_on_both_paths(kind, nu
     x_reference = base.clone().requires_grad_()
     (general(x_reference, edge_index, weight) * upstream[0]).sum().backward()
     assert torch.allclose(x_single.grad, x_reference.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["dense", "binary_2", "coo"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("graph", ["sparse", "dense", "dense_with_repeats"])
+def test_gat_forward_shuffled_is_forward_of_x_and_of_the_shuffled_x(kind, num_layers, graph):
+    torch.manual_seed(0)
+    encoder = GATEncoder(NUM_FEATURES, 8, num_layers=num_layers, heads=2)
+    x = _features(kind)
+    edge_index, _ = _graph(kind=graph.removesuffix("_with_repeats"))
+    if graph == "dense":
+        edge_index = coalesce(edge_index)
+    edge_index = torch.cat([edge_index, torch.tensor([[3, 5], [3, 5]])], 1)   # own self-loops
+    assert encoder.shares_projection(x, edge_index)
+    # Scored as dense matrices exactly when the graph is dense and has no repeated edge.
+    assert (encoder._dense_mask(edge_index, NUM_NODES, 4) is not None) == (graph == "dense")
+    perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
+    upstream = _upstream()
+
+    def run(shuffled):
+        encoder.zero_grad()
+        if shuffled:
+            outs = list(encoder.forward_shuffled(x, edge_index, perm=perm))
+        else:
+            dense = x.to_dense()
+            outs = [encoder(dense, edge_index), encoder(dense[perm], edge_index)]
+        sum((out * u).sum() for out, u in zip(outs, upstream)).backward()
+        return [out.detach() for out in outs], {n: p.grad.clone() for n, p in
+                                               encoder.named_parameters()}
+    together = run(True)
+    _assert_close(together, run(False))
+    _assert_close(run(True), together)      # again, from the cached feature operator
+    assert not torch.allclose(together[0][0], together[0][1], atol=1e-3)
+
+
+def test_gat_forward_shuffled_runs_other_layers_as_two_calls():
+    torch.manual_seed(0)
+    encoder = GATEncoder(NUM_FEATURES, 8, heads=2, residual=True)
+    x, (edge_index, _) = _features("dense"), _graph()
+    assert not encoder.shares_projection(x, edge_index)
+    perm = torch.randperm(NUM_NODES, generator=torch.Generator().manual_seed(3))
+    pos, neg = encoder.forward_shuffled(x, edge_index, perm=perm)
+    assert torch.allclose(pos, encoder(x, edge_index))
+    assert torch.allclose(neg, encoder(x[perm], edge_index))
+    with pytest.raises(ValueError, match="'perm' must be a permutation of the 40 nodes"):
+        encoder.forward_shuffled(x, edge_index, perm=perm[:-1])
 
 
 def test_learnable_edge_weights_take_the_general_path_and_get_gradients():
