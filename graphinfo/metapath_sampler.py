@@ -15,7 +15,7 @@ walks reach them, without the product ever being formed.
 (``n_id``, seeds first), their features, per relation the :math:`B \times k` local indices of
 the sampled neighbours (``-1`` for a dropped walk) and each seed's degree in a stored relation
 (for a chain: ``None``). The model computes its loss on the seeds
-(:meth:`graphinfo.models.DMGI.metapath_loss`).
+(:meth:`graphinfo.models.DMGI.metapath_loss`, :meth:`graphinfo.models.HDGI.metapath_loss`).
 
 **Memory** per step is bounded by the batch (:math:`B(1 + Rk)` feature rows at most); what
 stays for the whole run is the graph and one CSR per edge type used.

@@ -5,7 +5,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphinfo.metapath_sampler import MetapathBatches, MetapathSampler
-from graphinfo.models import DGI, DMGI, build_model
+from graphinfo.models import DGI, DMGI, HDGI, build_model
 from graphinfo.train import embed, fit_minibatch
 from tests.models.multiplex_graphs import accuracy_of, single_relation_accuracies, split_multiplex
 
@@ -75,3 +75,80 @@ def test_metapaths_train_unbuilt_on_mini_batches_only():
     source = MetapathBatches(data, ["MAM"])
     with pytest.raises(TypeError, match="defines no metapath_loss"):
         source.setup(dgi, torch.device("cpu"))
+
+
+def _full_neighbourhood_batch(edge_index, x, seeds):
+    """A batch whose 'sampled' neighbours are exactly every in-neighbour of each seed."""
+    from graphinfo.metapath_sampler import MetapathBatch
+
+    others = torch.tensor([i for i in range(x.size(0)) if i not in seeds.tolist()])
+    n_id = torch.cat([seeds, others])                  # the seeds first, as the sampler does
+    local = torch.empty_like(n_id)
+    local[n_id] = torch.arange(n_id.numel())
+    lists = [edge_index[0, edge_index[1] == s].tolist() for s in seeds.tolist()]
+    width = max(len(items) for items in lists)
+    neighbors = torch.full((seeds.numel(), width), -1)
+    for row, items in enumerate(lists):
+        neighbors[row, :len(items)] = local[torch.tensor(items, dtype=torch.long)]
+    degrees = torch.tensor([float(len(items)) for items in lists])
+    return MetapathBatch(n_id, x[n_id], [neighbors], [degrees], seeds.numel())
+
+
+@pytest.mark.parametrize("encoder", ["gcn", "gat"])
+def test_hdgi_rows_from_every_neighbour_equal_the_full_layer(encoder):
+    from torch_geometric.nn import GATConv
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 5, generator=generator)
+    edge_index = torch.randint(0, 12, (2, 40), generator=generator)
+    edge_index = torch.unique(edge_index[:, edge_index[0] != edge_index[1]], dim=1)
+    torch.manual_seed(0)
+    model = HDGI(5, 1, 8, encoder=encoder, heads=2)
+    model.eval()
+    seeds = torch.tensor([0, 3, 7, 11])
+    batch = _full_neighbourhood_batch(edge_index, x, seeds)
+    rows = model._sampled_rows(model.encoders[0], batch.x, batch.neighbors[0],
+                               batch.degrees[0], 4)
+    conv = model.encoders[0].convs[0]
+    if encoder == "gat":    # exactly GATConv (with its self-loops) on the seeds
+        assert isinstance(conv, GATConv)
+        expected = model.encoders[0](x, edge_index)[seeds]
+    else:                   # the random-walk normalised GCN row: (x_i + sum_j x_j) / (1 + d_i)
+        a = torch.zeros(12, 12)
+        a[edge_index[1], edge_index[0]] = 1.0
+        a += torch.eye(12)
+        propagated = (a / a.sum(1, keepdim=True)) @ (x @ conv.lin.weight.t()) + conv.bias
+        expected = model.encoders[0].acts[0](propagated)[seeds]
+    assert torch.allclose(rows, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("encoder", ["gcn", "gat"])
+def test_hdgi_learns_split_multiplex_structure_on_mini_batches(encoder):
+    data = split_multiplex()
+    single = single_relation_accuracies()
+    torch.manual_seed(0)
+    model = build_model(HDGI, data=data, hidden_channels=32, encoder=encoder)
+    history = fit_minibatch(model, data, batch_size=100, num_neighbors=[10], epochs=60,
+                            lr=0.01, patience=None, progress=False)
+    assert history.losses[-1] < history.losses[0]
+    z = embed(model, data)          # the full metapath graphs, as after full-batch training
+    assert accuracy_of(z, data["node"]) > max(single) + 0.1
+
+
+def test_hdgi_on_metapaths_trains_and_embeds_by_sampling():
+    data = _movies()
+    model = HDGI.from_data(data, metapaths=["MAM", "MM"], hidden_channels=4, heads=2,
+                           encoder="gat")
+    assert model.relations is None and model.sampled_relations == ["MAM", "MM"]
+    history = fit_minibatch(model, data, batch_size=3, num_neighbors=[4], epochs=3,
+                            patience=None, progress=False)
+    assert len(history.losses) == 3
+    z = embed(model, data)
+    assert z.shape == (6, 4) and torch.isfinite(z).all()
+    assert torch.equal(z, model.embed_sampled(data))     # seeded: the same draws again
+    with pytest.raises(ValueError, match="built without 'relations'"):
+        model.inputs(data)
+    deep = HDGI.from_data(data, metapaths=["MAM"], hidden_channels=4,
+                          encoder_kwargs={"num_layers": 2})
+    with pytest.raises(ValueError, match="one-layer encoders"):
+        fit_minibatch(deep, data, batch_size=3, num_neighbors=[4], epochs=1, progress=False)

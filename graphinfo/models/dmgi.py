@@ -11,7 +11,11 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import remove_self_loops, scatter
 
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
-from graphinfo.models.multiplex import multiplex_inputs, multiplex_relations
+from graphinfo.models.multiplex import (
+    multiplex_inputs,
+    multiplex_relations,
+    sampled_propagate,
+)
 from graphinfo.nn.discriminators import BilinearDiscriminator
 from graphinfo.sparse import DenseOperator, SparseOperator, propagation_operator
 from graphinfo.tensor_cache import TensorCache
@@ -356,24 +360,6 @@ class DMGI(MIModel):
 
     # -- mini-batches on sampled metapath neighbourhoods ----------------------------------
 
-    def _sampled_propagate(self, h: Tensor, neighbors: Tensor, degree: Tensor | None,
-                           batch_size: int) -> Tensor:
-        """The seeds' GCN rows estimated from sampled neighbours: :math:`\\operatorname{ReLU}
-        ((w\\mathbf{h}_i + d_i\\,\\overline{\\mathbf{h}}_{S(i)}) / (w + d_i))`, the mean over
-        the sampled neighbours :math:`S(i)` standing in for the mean over all of them, with
-        :math:`d_i` the seed's degree in a stored relation or the number of walks for a
-        metapath chain (the random-walk normalised :math:`\\mathbf{D}^{-1}(\\mathbf{A} +
-        w\\mathbf{I})` rather than full-batch DMGI's symmetric normalisation)."""
-        valid = neighbors >= 0
-        count = valid.sum(1, keepdim=True)
-        gathered = h[neighbors.clamp(min=0)] * valid.unsqueeze(-1)
-        mean = gathered.sum(1) / count.clamp(min=1)
-        weight = (degree.view(-1, 1) if degree is not None
-                  else torch.full_like(count, neighbors.size(1), dtype=h.dtype))
-        weight = torch.where(count > 0, weight.to(h.dtype), torch.zeros_like(weight, dtype=h.dtype))
-        w = self.self_loop_weight
-        return torch.relu((w * h[:batch_size] + weight * mean) / (w + weight))
-
     def metapath_loss(self, batch: Any, global_summary: Any) -> Tensor:
         """The loss of one mini-batch of seeds with sampled metapath neighbours
         (:class:`graphinfo.metapath_sampler.MetapathBatch`): every relation's DGI term on the
@@ -389,8 +375,10 @@ class DMGI(MIModel):
             h = lin(F.dropout(x, self.dropout, training=self.training))
             h_neg = (lin(F.dropout(x, self.dropout, training=self.training)) if redraw
                      else h)[perm]
-            pos.append(self._sampled_propagate(h, neighbors, degree, size))
-            neg.append(self._sampled_propagate(h_neg, neighbors, degree, size))
+            pos.append(torch.relu(sampled_propagate(h, neighbors, degree, size,
+                                                    self.self_loop_weight)))
+            neg.append(torch.relu(sampled_propagate(h_neg, neighbors, degree, size,
+                                                    self.self_loop_weight)))
         summaries = global_summary(torch.stack([torch.sigmoid(h.mean(0)) for h in pos]))
         total = sum(-self.estimator(self.discriminator(h, s), self.discriminator(n, s))
                     for h, n, s in zip(pos, neg, summaries))

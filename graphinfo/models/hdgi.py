@@ -8,7 +8,11 @@ import torch
 from torch import Tensor
 
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
-from graphinfo.models.multiplex import multiplex_inputs, multiplex_relations
+from graphinfo.models.multiplex import (
+    multiplex_inputs,
+    multiplex_relations,
+    sampled_propagate,
+)
 from graphinfo.nn.discriminators import BilinearDiscriminator
 from graphinfo.nn.encoders import GATEncoder, GCNEncoder, make_encoder
 from graphinfo.nn.semantic_attention import SemanticAttention
@@ -77,6 +81,19 @@ class HDGI(MIModel):
             (``act``, ``num_layers`` ...).
         node_type (str, optional): With a ``HeteroData``: the node type. (default: ``None``)
         relations (list, optional): With a ``HeteroData``: the metapath relations, in order.
+        metapaths (list, optional): Metapaths sampled along their chains for mini-batch
+            training (``['PAP', 'PFP']``; :class:`~graphinfo.metapath_sampler.MetapathSampler`),
+            for graphs whose metapath graphs are never built.
+
+    **Mini-batches** (:meth:`metapath_loss`, through :func:`~graphinfo.train.fit_minibatch` on
+    a ``HeteroData``): each seed's row of :math:`\mathbf{H}^{(p)}` is estimated from
+    :math:`k` neighbours sampled along metapath :math:`p`. HDGI-C takes
+    :math:`\sigma(\mathbf{b} + (\mathbf{W}\mathbf{x}_i + d_i\,\overline{\mathbf{W}
+    \mathbf{x}}_{S(i)}) / (1 + d_i))`, the mean over the sample standing in for the mean over
+    all neighbours (:math:`d_i` the degree in a stored relation, else :math:`k`: random-walk
+    normalised, where full-batch HDGI-C is symmetric); HDGI-A attends over the seed and its
+    sampled neighbours (a neighbour drawn twice counts twice). Semantic attention, the summary
+    (of the seeds) and the critic are those of the full model. One-layer encoders only.
     """
 
     level = "node"
@@ -91,7 +108,8 @@ class HDGI(MIModel):
                  readout: str = "mean", dropout: float = 0.0, estimator: Any = "jsd",
                  estimator_kwargs: dict[str, Any] | None = None,
                  encoder_kwargs: dict[str, Any] | None = None, node_type: str | None = None,
-                 relations: list[tuple[str, str, str]] | None = None) -> None:
+                 relations: list[tuple[str, str, str]] | None = None,
+                 metapaths: list[Any] | None = None) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_relations", num_relations),
                             ("hidden_channels", hidden_channels)):
@@ -104,6 +122,10 @@ class HDGI(MIModel):
         if relations is not None and len(relations) != num_relations:
             raise ValueError(f"'relations' names {len(relations)} edge types for "
                              f"num_relations={num_relations}")
+        if metapaths is not None and len(metapaths) != num_relations:
+            raise ValueError(f"'metapaths' names {len(metapaths)} metapaths for "
+                             f"num_relations={num_relations}")
+        self.sampled_relations = list(metapaths) if metapaths is not None else None
         self.hidden_channels = hidden_channels
         self.num_relations = num_relations
         self.encoder_name = encoder
@@ -150,7 +172,15 @@ class HDGI(MIModel):
     def from_data(cls, data: Any, **hparams: Any) -> HDGI:
         """Built for a ``HeteroData``: the metapath relations of
         :func:`~graphinfo.models.multiplex.multiplex_relations` (the dataset's default
-        metapaths, or ``relations=`` / ``node_type=``)."""
+        metapaths, or ``relations=`` / ``node_type=``), or ``metapaths=`` to sample along
+        (mini-batch training only)."""
+        metapaths = hparams.pop("metapaths", None)
+        if metapaths is not None:      # sampled along their chains, never materialised
+            from graphinfo.data.hetero import target_node_type
+
+            node_type = hparams.pop("node_type", None) or target_node_type(data)
+            return cls(int(data[node_type].x.size(1)), len(metapaths), node_type=node_type,
+                       metapaths=list(metapaths), **hparams)
         node_type, relations = multiplex_relations(data, hparams.pop("node_type", None),
                                                    hparams.pop("relations", None))
         store = data[node_type]
@@ -210,6 +240,86 @@ class HDGI(MIModel):
         """The negative MI estimate between node embeddings and the summary."""
         return -self.estimator(self.discriminator(pos, summary),
                                self.discriminator(neg, summary))
+
+    # -- mini-batches of metapath-sampled neighbourhoods ----------------------------------
+
+    def _sampled_rows(self, encoder: torch.nn.Module, x: Tensor, neighbors: Tensor,
+                      degree: Tensor | None, batch_size: int) -> Tensor:
+        r"""The seeds' rows of one metapath's encoder, from their sampled neighbours
+        (``neighbors``: :math:`B \times k` local indices, ``-1`` for none)."""
+        if len(encoder.convs) != 1:
+            raise ValueError("mini-batch HDGI supports one-layer encoders (num_layers=1)")
+        conv = encoder.convs[0]
+        valid = neighbors >= 0
+        index = neighbors.clamp(min=0)
+        if isinstance(encoder, GCNEncoder):
+            out = sampled_propagate(x @ conv.lin.weight.t(), neighbors, degree, batch_size)
+            return encoder.post_conv(0, out + conv.bias if conv.bias is not None else out)
+        heads, channels = conv.heads, conv.out_channels
+        h = conv.lin(x).view(-1, heads, channels)
+        alpha_src = (h * conv.att_src).sum(-1)                       # (n, H)
+        alpha_dst = (h[:batch_size] * conv.att_dst).sum(-1)          # (B, H)
+        seeds = torch.arange(batch_size, device=x.device).view(-1, 1)
+        candidates = torch.cat([seeds, index], dim=1)                # the seed's own loop first
+        keep = torch.cat([torch.ones_like(seeds, dtype=torch.bool), valid], dim=1)
+        scores = torch.nn.functional.leaky_relu(alpha_dst.unsqueeze(1) + alpha_src[candidates],
+                                                conv.negative_slope)
+        scores = scores.masked_fill(~keep.unsqueeze(-1), float("-inf"))
+        weights = torch.nn.functional.dropout(torch.softmax(scores, dim=1), p=conv.dropout,
+                                              training=self.training)
+        out = (weights.unsqueeze(-1) * h[candidates]).sum(1)        # (B, H, C)
+        out = out.reshape(batch_size, -1) if conv.concat else out.mean(dim=1)
+        return encoder.post_conv(0, out + conv.bias if conv.bias is not None else out)
+
+    def metapath_loss(self, batch: Any, global_summary: Any) -> Tensor:
+        """The loss of one mini-batch of seeds with sampled metapath neighbours
+        (:class:`graphinfo.metapath_sampler.MetapathBatch`): the seeds' semantic-attention mix
+        against the summary of the seeds (through ``global_summary``); negatives from the
+        batch's features shuffled by one permutation for all metapaths."""
+        size = batch.batch_size
+        perm = torch.randperm(batch.x.size(0), device=batch.x.device)
+        shuffled = batch.x[perm]
+        pos, neg = [], []
+        for encoder, neighbors, degree in zip(self.encoders, batch.neighbors, batch.degrees):
+            pos.append(self._sampled_rows(encoder, batch.x, neighbors, degree, size))
+            neg.append(self._sampled_rows(encoder, shuffled, neighbors, degree, size))
+        h, h_neg = self.semantic(torch.stack(pos)), self.semantic(torch.stack(neg))
+        summary = global_summary(self.summarise(h).unsqueeze(0))[0]
+        return self.loss(h, h_neg, summary)
+
+    @torch.no_grad()
+    def embed_sampled(self, data: Any, walks: int = 50, batch_size: int = 4096,
+                      seed: int = 0) -> Tensor:
+        r""":math:`\mathbf{H}` of every target node from ``walks`` sampled neighbours per
+        metapath (eval mode): the embedding of a model trained on metapaths that are never
+        built. ``walks`` larger than in training makes the estimate closer to the mean over
+        all metapath neighbours."""
+        from graphinfo.metapath_sampler import MetapathSampler
+
+        relations = self.sampled_relations or self.relations
+        if relations is None:
+            raise ValueError("HDGI.embed_sampled needs the model's metapaths or relations")
+        sampler = MetapathSampler(data, relations, walks)
+        x = data[sampler.target].x
+        generator = torch.Generator().manual_seed(seed)
+        device = next(self.parameters()).device
+        with _eval(self):
+            parts = []
+            for start in range(0, x.size(0), batch_size):
+                seeds = torch.arange(start, min(start + batch_size, x.size(0)))
+                batch = sampler.sample(seeds, x, generator).to(device)
+                rows = [self._sampled_rows(encoder, batch.x, n, d, batch.batch_size)
+                        for encoder, n, d in zip(self.encoders, batch.neighbors,
+                                                 batch.degrees)]
+                parts.append(self.semantic(torch.stack(rows)).cpu())
+        return torch.cat(parts)
+
+    def embed_data(self, data: Any, **kwargs: Any) -> Tensor:
+        r""":math:`\mathbf{H}` of ``data``: the full metapath graphs when the model reads them,
+        else sampled (:meth:`embed_sampled`, a model built with ``metapaths=``)."""
+        if self.relations is None and self.sampled_relations is not None:
+            return self.embed_sampled(data)
+        return super().embed_data(data, **kwargs)
 
     def semantic_weights(self, x: Tensor, *edge_indices: Tensor) -> Tensor:
         """:math:`\\beta` of each metapath on this graph (eval mode), shape :math:`(P,)`."""

@@ -1,5 +1,6 @@
-"""What the multiplex models (DMGI, HDGI) share: which relations of a ``HeteroData`` they read
-and how they are called on it.
+"""What the multiplex models (DMGI, HDGI) share: which relations of a ``HeteroData`` they read,
+how they are called on it, and how a seed's row is estimated from sampled neighbours on
+mini-batches (:func:`sampled_propagate`).
 
 A multiplex model learns from one node type (the *target*) and several relations among its
 nodes: metapath graphs (``('paper', 'PAP', 'paper')``) or edge types of a multiplex network.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.typing import EdgeType
@@ -95,3 +97,29 @@ def dataset_for(model: Any, dataset: Any, relation: str | None = None) -> Any:
                              f"with metapaths (--metapaths), not one relation")
         return dataset
     return dataset.homogeneous(relation)
+
+
+def sampled_propagate(h: Tensor, neighbors: Tensor, degree: Tensor | None, batch_size: int,
+                      self_loop_weight: float = 1.0) -> Tensor:
+    r"""The seeds' rows of a GCN aggregation estimated from sampled neighbours:
+    :math:`(w\mathbf{h}_i + d_i\,\overline{\mathbf{h}}_{S(i)}) / (w + d_i)`, the mean over
+    the sampled neighbours :math:`S(i)` standing in for the mean over all of them, :math:`d_i`
+    the seed's degree in a stored relation (``degree``) or the number of walks for a metapath
+    chain (``None``), :math:`w` the self-loop weight: the random-walk normalised
+    :math:`\mathbf{D}^{-1}(\mathbf{A} + w\mathbf{I})` rather than GCN's symmetric
+    normalisation. A seed none of whose walks arrived keeps :math:`\mathbf{h}_i`.
+
+    Args:
+        h (Tensor): Rows of the batch's nodes (the ``batch_size`` seeds first).
+        neighbors (Tensor): :math:`B \times k` local indices into ``h`` (``-1``: none).
+        degree (Tensor, optional): The seeds' degrees, :math:`(B,)`.
+        batch_size (int): :math:`B`.
+        self_loop_weight (float): :math:`w`.
+    """
+    valid = neighbors >= 0
+    count = valid.sum(1, keepdim=True)
+    mean = (h[neighbors.clamp(min=0)] * valid.unsqueeze(-1)).sum(1) / count.clamp(min=1)
+    weight = degree.view(-1, 1).to(h.dtype) if degree is not None \
+        else torch.full_like(count, neighbors.size(1), dtype=h.dtype)
+    weight = weight * (count > 0)
+    return (self_loop_weight * h[:batch_size] + weight * mean) / (self_loop_weight + weight)
