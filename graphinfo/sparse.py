@@ -6,7 +6,9 @@ multiplies it with a dense matrix as one gather-sum per row
 (:func:`torch.nn.functional.embedding_bag` with per-entry weights, no per-edge tensor); its
 backward is the same product with the transposed operator, built once and kept. The same class
 serves the normalised adjacency (:func:`gcn_operator`) and sparse input features
-(:func:`feature_operator`).
+(:func:`feature_operator`). A small propagation matrix dense enough that a GEMM is faster (a
+dense metapath graph) is a :class:`DenseOperator` with the same interface
+(:func:`propagation_operator` chooses).
 
 A node shuffle :math:`\mathbf{P}` composes with an operator by relabelling its columns,
 :math:`(\mathbf{A}\mathbf{P})_{i,\pi(j)} = \mathbf{A}_{ij}`
