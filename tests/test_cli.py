@@ -379,6 +379,12 @@ def test_multiplex_models_and_single_relation_models_on_a_heterogeneous_dataset(
     metrics = json.loads((out / "metrics.json").read_text())
     assert scored["test_macro_f1"] == pytest.approx(metrics["per_seed"][0]["test_macro_f1"])
 
+    sampled = tmp_path / "hdgi"       # HDGI on metapath-sampled mini-batches
+    assert main([*PRETRAIN, "--model", "hdgi", *data, "--batch-size", "32", "--out",
+                 str(sampled), *FAST]) == 0
+    assert "test Macro-F1 (%)" in capsys.readouterr().out
+    assert json.loads((sampled / "config.json").read_text())["batch_size"] == 32
+
     single = tmp_path / "dgi"
     assert main([*PRETRAIN, "--model", "dgi", *data, "--relation", "mkm", "--out", str(single),
                  *FAST]) == 0
