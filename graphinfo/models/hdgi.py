@@ -88,8 +88,9 @@ class HDGI(MIModel):
     **Mini-batches** (:meth:`metapath_loss`, through :func:`~graphinfo.train.fit_minibatch` on
     a ``HeteroData``): each seed's row of :math:`\mathbf{H}^{(p)}` is estimated from
     :math:`k` neighbours sampled along metapath :math:`p`. HDGI-C takes
-    :math:`\sigma(\mathbf{b} + (\mathbf{W}\mathbf{x}_i + d_i\,\overline{\mathbf{W}
-    \mathbf{x}}_{S(i)}) / (1 + d_i))`, the mean over the sample standing in for the mean over
+    :math:`\operatorname{PReLU}(\mathbf{b} + (\mathbf{W}\mathbf{x}_i + d_i\,
+    \overline{\mathbf{W}\mathbf{x}}_{S(i)}) / (1 + d_i))`, the mean over the sample standing
+    in for the mean over
     all neighbours (:math:`d_i` the degree in a stored relation, else :math:`k`: random-walk
     normalised, where full-batch HDGI-C is symmetric); HDGI-A attends over the seed and its
     sampled neighbours (a neighbour drawn twice counts twice). Semantic attention, the summary
@@ -253,7 +254,9 @@ class HDGI(MIModel):
         valid = neighbors >= 0
         index = neighbors.clamp(min=0)
         if isinstance(encoder, GCNEncoder):
-            out = sampled_propagate(x @ conv.lin.weight.t(), neighbors, degree, batch_size)
+            loop = (2.0 if encoder.improved else 1.0) if encoder.add_self_loops else 0.0
+            out = sampled_propagate(x @ conv.lin.weight.t(), neighbors, degree, batch_size,
+                                    loop)
             return encoder.post_conv(0, out + conv.bias if conv.bias is not None else out)
         heads, channels = conv.heads, conv.out_channels
         h = conv.lin(x).view(-1, heads, channels)

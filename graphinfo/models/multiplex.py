@@ -107,7 +107,8 @@ def sampled_propagate(h: Tensor, neighbors: Tensor, degree: Tensor | None, batch
     the seed's degree in a stored relation (``degree``) or the number of walks for a metapath
     chain (``None``), :math:`w` the self-loop weight: the random-walk normalised
     :math:`\mathbf{D}^{-1}(\mathbf{A} + w\mathbf{I})` rather than GCN's symmetric
-    normalisation. A seed none of whose walks arrived keeps :math:`\mathbf{h}_i`.
+    normalisation. A seed none of whose walks arrived keeps :math:`\mathbf{h}_i` (a zero row
+    when :math:`w = 0`).
 
     Args:
         h (Tensor): Rows of the batch's nodes (the ``batch_size`` seeds first).
@@ -122,4 +123,6 @@ def sampled_propagate(h: Tensor, neighbors: Tensor, degree: Tensor | None, batch
     weight = degree.view(-1, 1).to(h.dtype) if degree is not None \
         else torch.full_like(count, neighbors.size(1), dtype=h.dtype)
     weight = weight * (count > 0)
-    return (self_loop_weight * h[:batch_size] + weight * mean) / (self_loop_weight + weight)
+    # Without self-loops (w = 0) a seed none of whose walks arrived gets a zero row.
+    return (self_loop_weight * h[:batch_size] + weight * mean) \
+        / (self_loop_weight + weight).clamp(min=torch.finfo(h.dtype).tiny)

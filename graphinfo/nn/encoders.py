@@ -48,8 +48,9 @@ from graphinfo.sampler import sampled_gcn_edges
 from graphinfo.sparse import DenseOperator, SparseOperator, feature_operator
 from graphinfo.tensor_cache import AdjacencyCache, TensorCache
 
-__all__ = ["ACTIVATIONS", "ENCODERS", "GATHER_COST_RATIO", "GATEncoder", "GCNEncoder",
-           "GINEncoder", "GNNEncoder", "SAGEEncoder", "make_activation", "make_encoder"]
+__all__ = ["ACTIVATIONS", "ENCODERS", "GATHER_COST_RATIO", "GAT_DENSE_MAX_SCORES",
+           "GAT_DENSE_MIN_DENSITY", "GATEncoder", "GCNEncoder", "GINEncoder", "GNNEncoder",
+           "SAGEEncoder", "make_activation", "make_encoder"]
 
 logger = logging.getLogger(__name__)
 
@@ -701,10 +702,10 @@ class GATEncoder(GNNEncoder):
                           projected[perm].view(-1, heads, channels)], dim=1)
         att_src, att_dst = conv.att_src.repeat(1, 2, 1), conv.att_dst.repeat(1, 2, 1)
         alpha = ((both * att_src).sum(-1), (both * att_dst).sum(-1))
-        bias = self._dense_mask(edge_index, x.size(0), 2 * heads) if conv.add_self_loops \
+        mask = self._dense_mask(edge_index, x.size(0), 2 * heads) if conv.add_self_loops \
             else None
-        if bias is not None:
-            out = _dense_attention(conv, both, alpha, bias)
+        if mask is not None:
+            out = _dense_attention(conv, both, alpha, mask)
         else:
             looped = self._looped(edge_index, x.size(0)) if conv.add_self_loops else edge_index
             alpha = conv.edge_updater(looped, alpha=alpha, edge_attr=None, size=None)
@@ -726,8 +727,8 @@ class GATEncoder(GNNEncoder):
 
     def _dense_mask(self, edge_index: Tensor, num_nodes: int, heads: int) -> Tensor | None:
         """The additive attention mask (0 on an edge or the diagonal, -inf elsewhere) when the
-        graph is small and dense enough for :func:`_dense_attention`, else None (then also
-        for a graph with repeated edges, which ``GATConv`` counts once each)."""
+        graph is small and dense enough for :func:`_dense_attention`, else None (also for a
+        graph with a repeated edge: ``GATConv`` weighs each copy, a mask holds one)."""
         entries = num_nodes * num_nodes
         if heads * entries > GAT_DENSE_MAX_SCORES \
                 or edge_index.size(1) < GAT_DENSE_MIN_DENSITY * entries:

@@ -35,3 +35,20 @@ def test_without_dataset_metadata_every_same_type_relation_is_read():
         multiplex_relations(data)
     with pytest.raises(ValueError, match="join nodes of one type"):
         multiplex_relations(data, relations=[("node", "a", "node"), ("other", "r", "other")])
+
+
+def test_sampled_propagate_is_the_random_walk_row_and_never_nan():
+    from graphinfo.models.multiplex import sampled_propagate
+
+    h = torch.tensor([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0], [8.0, 0.0]])
+    neighbors = torch.tensor([[2, 3, -1], [-1, -1, -1]])    # seed 0 reached 2 and 3; seed 1 none
+    degree = torch.tensor([5.0, 0.0])
+    out = sampled_propagate(h, neighbors, degree, 2, self_loop_weight=3.0)
+    # (3 h_0 + 5 * mean(h_2, h_3)) / (3 + 5); a seed without neighbours keeps its own row.
+    assert torch.allclose(out[0], (3 * h[0] + 5 * (h[2] + h[3]) / 2) / 8)
+    assert torch.equal(out[1], h[1])
+    chain = sampled_propagate(h, neighbors, None, 2, self_loop_weight=1.0)   # d = walks = 3
+    assert torch.allclose(chain[0], (h[0] + 3 * (h[2] + h[3]) / 2) / 4)
+    no_loops = sampled_propagate(h, neighbors, degree, 2, self_loop_weight=0.0)
+    assert torch.allclose(no_loops[0], (h[2] + h[3]) / 2) and torch.equal(no_loops[1],
+                                                                          torch.zeros(2))
