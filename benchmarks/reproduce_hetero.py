@@ -122,8 +122,11 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {s['test_macro_f1']['n']} | " + " | ".join(
             _cell(s, key) for key in METRICS) + f" | {paper_text} | "
             f"{s['epochs']['mean']:.0f} | {s['train_seconds']['mean']:.0f} |")
-    lines += ["", f"Paper: {PAPER_SOURCES.get(model, '—')}.", "", "Per seed (Macro-F1 / "
-              "Micro-F1 / NMI, %):", ""]
+    quoted = [name for name in report["datasets"] if (model, name.lower()) in PAPER]
+    source = (f"Paper ({', '.join(quoted)}): {PAPER_SOURCES[model]}." if quoted
+              and args_relation(report) is None else
+              "No published figure of this model on these datasets is quoted here.")
+    lines += ["", source, "", "Per seed (Macro-F1 / Micro-F1 / NMI, %):", ""]
     for name, entry in report["datasets"].items():
         rows = ", ".join(f"{100 * r['test_macro_f1']:.1f}/{100 * r['test_micro_f1']:.1f}/"
                          f"{100 * r['nmi']:.1f}" for r in entry["per_seed"])
