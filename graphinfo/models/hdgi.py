@@ -249,7 +249,8 @@ class HDGI(MIModel):
         r"""The seeds' rows of one metapath's encoder, from their sampled neighbours
         (``neighbors``: :math:`B \times k` local indices, ``-1`` for none)."""
         if len(encoder.convs) != 1:
-            raise ValueError("mini-batch HDGI supports one-layer encoders (num_layers=1)")
+            raise ValueError(f"mini-batch HDGI supports one-layer encoders (num_layers=1), "
+                             f"got num_layers={len(encoder.convs)}")
         conv = encoder.convs[0]
         valid = neighbors >= 0
         index = neighbors.clamp(min=0)
@@ -301,7 +302,8 @@ class HDGI(MIModel):
 
         relations = self.sampled_relations or self.relations
         if relations is None:
-            raise ValueError("HDGI.embed_sampled needs the model's metapaths or relations")
+            raise ValueError("HDGI.embed_sampled needs the model's metapaths or relations; "
+                             "this model was built with neither")
         sampler = MetapathSampler(data, relations, walks)
         x = data[sampler.target].x
         generator = torch.Generator().manual_seed(seed)

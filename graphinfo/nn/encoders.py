@@ -40,7 +40,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.models.basic_gnn import BasicGNN
 from torch_geometric.nn.models.jumping_knowledge import JumpingKnowledge
 from torch_geometric.nn.resolver import normalization_resolver
-from torch_geometric.utils import remove_self_loops
+from torch_geometric.utils import add_self_loops, remove_self_loops
 
 from graphinfo.nn.activations import ACTIVATIONS, make_activation
 from graphinfo.resolver import check_part_kwargs, resolve
@@ -670,7 +670,7 @@ class GATEncoder(GNNEncoder):
         return isinstance(edge_index, Tensor) and edge_index.layout == torch.strided \
             and x.layout in (torch.strided, torch.sparse_coo) \
             and getattr(conv, "lin", None) is not None and getattr(conv, "res", None) is None \
-            and conv.edge_dim is None and not conv.lin.weight.is_sparse
+            and conv.edge_dim is None
 
     def forward_shuffled(self, x: Tensor, edge_index: Tensor, *,
                          perm: Tensor) -> tuple[Tensor, Tensor]:
@@ -750,9 +750,7 @@ class GATEncoder(GNNEncoder):
         """``edge_index`` with its self-loops replaced by one per node (as ``GATConv`` does on
         every call), kept while the same unmodified tensor comes back."""
         def build() -> Tensor:
-            plain, _ = remove_self_loops(edge_index)
-            loops = torch.arange(num_nodes, device=edge_index.device)
-            return torch.cat([plain, torch.stack([loops, loops])], dim=1)
+            return add_self_loops(remove_self_loops(edge_index)[0], num_nodes=num_nodes)[0]
         return self._loops.get((edge_index,), num_nodes, build)
 
 
