@@ -2,11 +2,11 @@ import copy
 
 import pytest
 import torch
-from torch_geometric.nn import GCNConv
+from torch_geometric.nn import GATConv, GCNConv
 from torch_geometric.utils import coalesce
 
 from graphinfo.nn import GATEncoder, GCNEncoder, GINEncoder, SAGEEncoder, make_encoder
-from graphinfo.nn.encoders import _permutes_rows
+from graphinfo.nn.encoders import GAT_FACTORISED_MAX_SPREAD, _dense_attention, _permutes_rows
 from graphinfo.sparse import DenseOperator
 
 
@@ -278,6 +278,71 @@ def test_gat_forward_shuffled_is_forward_of_x_and_of_the_shuffled_x(kind, num_la
     _assert_close(together, run(False))
     _assert_close(run(True), together)      # again, from the cached feature operator
     assert not torch.allclose(together[0][0], together[0][1], atol=1e-3)
+
+
+@pytest.mark.parametrize("spread, offset, slope", [
+    (4.0, 0.0, 0.2),          # factorised
+    (50.0, 0.0, 0.2),         # factorised, near its limit
+    (50.0, 150.0, 0.2),       # factorised, every target score far above zero
+    (50.0, -150.0, 0.0),      # factorised, far below zero, slope 0 (ReLU)
+    (200.0, 0.0, 0.2),        # too wide: the masked softmax
+    (4.0, 0.0, 1.5),          # slope outside [0, 1]: the masked softmax
+])
+def test_gat_dense_attention_equals_the_masked_softmax(spread, offset, slope, monkeypatch):
+    generator = torch.Generator().manual_seed(0)
+    nodes, heads, channels = 30, 3, 5
+    adjacency = (torch.rand(nodes, nodes, generator=generator) < 0.3).float()
+    adjacency.diagonal().fill_(1.0)
+    adjacency[4] = 0.0                     # a node that attends to itself only
+    adjacency[4, 4] = 1.0
+    x = torch.randn(nodes, heads, channels, generator=generator).requires_grad_()
+    src = (spread * torch.rand(nodes, heads, generator=generator)).requires_grad_()
+    dst = (offset + spread * torch.rand(nodes, heads, generator=generator)).requires_grad_()
+    conv = GATConv(4, channels, heads=heads, negative_slope=slope)
+    upstream = torch.randn(nodes, heads, channels, generator=generator)
+
+    def run(fn):
+        for t in (x, src, dst):
+            t.grad = None
+        out = fn()
+        (out * upstream).sum().backward()
+        return [out.detach()] + [t.grad.clone() for t in (x, src, dst)]
+
+    def reference():
+        scores = torch.nn.functional.leaky_relu(dst.t().unsqueeze(2).double()
+                                                + src.t().unsqueeze(1).double(), slope)
+        weights = torch.softmax(scores.masked_fill(adjacency == 0, float("-inf")), -1)
+        return torch.bmm(weights, x.transpose(0, 1).double()).transpose(0, 1).float()
+
+    expected = run(reference)
+    softmax_calls = []
+    softmax = torch.softmax
+    monkeypatch.setattr(torch, "softmax", lambda *a, **k: softmax_calls.append(1) or
+                        softmax(*a, **k))
+    got = run(lambda: _dense_attention(conv, x, (src, dst), adjacency))
+    factorised = spread <= GAT_FACTORISED_MAX_SPREAD and 0.0 <= slope <= 1.0
+    assert bool(softmax_calls) != factorised
+    for a, b in zip(got, expected):
+        assert torch.isfinite(a).all()
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (a - b).abs().max()
+    assert torch.allclose(got[0][4], x[4].detach(), atol=1e-6)
+
+
+def test_gat_dense_attention_drops_attention_only_through_the_softmax(monkeypatch):
+    generator = torch.Generator().manual_seed(0)
+    adjacency = torch.ones(12, 12)
+    x, src, dst = (torch.randn(12, 2, 3, generator=generator), torch.randn(12, 2,
+                   generator=generator), torch.randn(12, 2, generator=generator))
+    conv = GATConv(4, 3, heads=2, dropout=0.5)
+    calls = []
+    softmax = torch.softmax
+    monkeypatch.setattr(torch, "softmax", lambda *a, **k: calls.append(1) or softmax(*a, **k))
+    conv.eval()
+    clean = _dense_attention(conv, x, (src, dst), adjacency)
+    assert not calls
+    conv.train()
+    dropped = _dense_attention(conv, x, (src, dst), adjacency)
+    assert calls and not torch.allclose(clean, dropped)
 
 
 def test_gat_forward_shuffled_runs_other_layers_as_two_calls():
