@@ -2,7 +2,8 @@
 views and relations that models read as first-class inputs.
 
 - :class:`DiffusionView`: a graph diffusion (personalised PageRank or heat kernel, through PyG's
-  :class:`~torch_geometric.transforms.GDC`) added beside the graph as a second view,
+  :class:`~torch_geometric.transforms.GDC`; for large graphs a sparse approximate PPR,
+  :func:`~graphinfo.transforms.ppr.approximate_ppr`) added beside the graph as a second view,
   ``data.<name>_edge_index`` / ``data.<name>_edge_weight``;
 - :class:`MetapathGraphs`: metapath relations of a ``HeteroData`` (PyG's
   :class:`~torch_geometric.transforms.AddMetaPaths`) under names of your choice.

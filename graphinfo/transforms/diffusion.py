@@ -15,8 +15,11 @@ sparsified (top-:math:`k` entries per column, or entries above a threshold) and 
 again. Unlike ``GDC`` the original graph is kept: the diffusion lands beside it.
 
 ``exact=True`` inverts (or exponentiates) a dense :math:`N \times N` matrix: fine for graphs of a
-few ten thousand nodes. ``exact=False`` uses PyG's push-based approximate PPR
-(:func:`torch_geometric.utils.get_ppr`), which needs the ``numba`` package.
+few ten thousand nodes (:math:`8 N^2` bytes and more). ``exact=False`` computes the PPR by local
+pushes (:func:`graphinfo.transforms.ppr.approximate_ppr`, to a push tolerance ``tolerance``)
+and sparsifies each node's vector as it is computed, so memory grows with :math:`N k`, not
+:math:`N^2`; it needs the ``numba`` package (``pip install numba``). Both paths give the same
+view up to the push tolerance (tested).
 """
 from __future__ import annotations
 
@@ -26,6 +29,9 @@ from typing import Any
 import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import GDC, BaseTransform
+from torch_geometric.utils import add_self_loops, coalesce
+
+from graphinfo.transforms.ppr import approximate_ppr
 
 
 def view_keys(name: str) -> tuple[str, str]:
@@ -46,16 +52,18 @@ class DiffusionView(BaseTransform):
         sparsification (str, optional): ``'topk'`` (the ``k`` largest entries per node) or
             ``'threshold'`` (entries of at least ``eps``). (default: :obj:`'topk'`)
         k (int, optional): Entries kept per node with ``'topk'``. (default: :obj:`128`)
-        eps (float, optional): The threshold of ``'threshold'`` (and the approximate PPR's
-            tolerance). (default: :obj:`1e-4`)
-        exact (bool, optional): Dense exact diffusion (``True``) or PyG's approximate PPR.
-            (default: :obj:`True`)
+        eps (float, optional): The threshold of ``'threshold'``. (default: :obj:`1e-4`)
+        exact (bool, optional): Dense exact diffusion (``True``) or the sparse approximate
+            PPR (``False``). (default: :obj:`True`)
+        tolerance (float, optional): The approximate PPR's push tolerance :math:`\epsilon`
+            (every entry within :math:`\epsilon` times a degree of the exact one).
+            (default: :obj:`1e-4`)
         name (str, optional): The view's name. (default: :obj:`'diffusion'`)
     """
 
     def __init__(self, method: str = "ppr", alpha: float = 0.2, t: float = 5.0,
                  sparsification: str = "topk", k: int = 128, eps: float = 1e-4,
-                 exact: bool = True, name: str = "diffusion") -> None:
+                 exact: bool = True, name: str = "diffusion", tolerance: float = 1e-4) -> None:
         if method not in ("ppr", "heat"):
             raise ValueError(f"'method' must be 'ppr' or 'heat', got {method!r}")
         if sparsification not in ("topk", "threshold"):
@@ -63,23 +71,21 @@ class DiffusionView(BaseTransform):
                              f"{sparsification!r}")
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"'alpha' must be in (0, 1), got {alpha!r}")
-        if not t > 0 or k < 1 or not eps > 0:
-            raise ValueError(f"'t' and 'eps' must be > 0 and 'k' >= 1, got t={t!r}, k={k!r}, "
-                             f"eps={eps!r}")
+        if not t > 0 or k < 1 or not eps > 0 or not tolerance > 0:
+            raise ValueError(f"'t', 'eps' and 'tolerance' must be > 0 and 'k' >= 1, got "
+                             f"t={t!r}, k={k!r}, eps={eps!r}, tolerance={tolerance!r}")
         if not name.isidentifier():
             raise ValueError(f"'name' must be a Python identifier, got {name!r}")
         if not exact and method != "ppr":
             raise ValueError("the approximate diffusion (exact=False) is PPR only")
         self.method, self.alpha, self.t = method, alpha, t
         self.sparsification, self.k, self.eps = sparsification, k, eps
-        self.exact, self.name = exact, name
+        self.exact, self.name, self.tolerance = exact, name, tolerance
 
     def _gdc(self) -> GDC:
         diffusion: dict[str, Any] = {"method": self.method}
         if self.method == "ppr":
             diffusion["alpha"] = self.alpha
-            if not self.exact:
-                diffusion["eps"] = self.eps
         else:
             diffusion["t"] = self.t
         sparsification: dict[str, Any] = (
@@ -87,7 +93,26 @@ class DiffusionView(BaseTransform):
             else {"method": "threshold", "eps": self.eps})
         return GDC(self_loop_weight=1.0, normalization_in="sym", normalization_out="col",
                    diffusion_kwargs=diffusion, sparsification_kwargs=sparsification,
-                   exact=self.exact)
+                   exact=True)
+
+    def _approximate(self, graph: Data) -> tuple[torch.Tensor, torch.Tensor]:
+        """GDC's steps with the sparse PPR: self-loops of weight one, the PPR of the
+        symmetrically normalised adjacency, each node's ``k`` largest entries (its column,
+        as GDC's ``dim=0``; the matrix is symmetric for an undirected graph) or those above
+        ``eps``, then columns normalised to sum to one."""
+        n = graph.num_nodes
+        weight = getattr(graph, "edge_attr", None)
+        edge_index, weight = add_self_loops(graph.edge_index, weight, fill_value=1.0,
+                                            num_nodes=n)
+        edge_index, weight = coalesce(edge_index, weight, n)
+        topk = self.sparsification == "topk"
+        ppr_index, ppr_weight = approximate_ppr(
+            edge_index, n, alpha=self.alpha, eps=self.tolerance, edge_weight=weight,
+            normalization="sym", top_k=self.k if topk else None,
+            threshold=None if topk else self.eps)
+        # Row s of the PPR holds node s's largest entries: the edges v -> s it aggregates.
+        ppr_index, ppr_weight = coalesce(ppr_index.flip(0), ppr_weight, n)
+        return self._gdc().transition_matrix(ppr_index, ppr_weight, n, "col")
 
     def forward(self, data: Data) -> Data:
         if getattr(data, "edge_index", None) is None:
@@ -96,16 +121,15 @@ class DiffusionView(BaseTransform):
         weight = getattr(data, "edge_weight", None)
         if weight is not None:
             graph.edge_attr = weight
-        try:
+        if self.exact:
             diffused = self._gdc()(graph)
-        except ImportError as error:
-            raise ImportError(f"DiffusionView(exact=False) needs PyG's approximate PPR, which "
-                              f"needs the 'numba' package ({error}); install numba or use "
-                              f"exact=True") from error
+            index, weight = diffused.edge_index, diffused.edge_attr
+        else:
+            index, weight = self._approximate(graph)
         out = copy.copy(data)
         index_key, weight_key = view_keys(self.name)
-        out[index_key] = diffused.edge_index
-        out[weight_key] = diffused.edge_attr.to(torch.float32)
+        out[index_key] = index
+        out[weight_key] = weight.to(torch.float32)
         return out
 
     def __repr__(self) -> str:

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from torch_geometric.utils import add_self_loops, to_dense_adj
+from torch_geometric.utils import add_self_loops, coalesce, to_dense_adj
 
 from graphinfo.transforms import DiffusionView
 
@@ -46,3 +46,72 @@ def test_bad_settings_and_the_approximate_path():
         DiffusionView(name="a b")
     with pytest.raises(ValueError, match="exact=False\\) is PPR only"):
         DiffusionView(method="heat", exact=False)
+
+
+def _dense(index, weight, n):
+    return to_dense_adj(index, edge_attr=weight, max_num_nodes=n)[0]
+
+
+@pytest.mark.parametrize("sparsification, k", [("topk", 300), ("topk", 12), ("threshold", 0)])
+def test_approximate_view_equals_the_exact_one_up_to_the_tolerance(planted, sparsification, k):
+    pytest.importorskip("numba")
+    settings = dict(alpha=0.15, sparsification=sparsification, k=max(k, 1), eps=2e-3)
+    exact = DiffusionView(**settings)(planted)
+    approximate = DiffusionView(exact=False, tolerance=1e-8, **settings)(planted)
+    a = _dense(exact.diffusion_edge_index, exact.diffusion_edge_weight, 300)
+    b = _dense(approximate.diffusion_edge_index, approximate.diffusion_edge_weight, 300)
+    assert torch.allclose(a, b, atol=2e-5)
+    assert torch.equal(a > 0, b > 0)              # the same entries are kept
+    if sparsification == "topk" and k < 300:
+        assert torch.bincount(approximate.diffusion_edge_index[1], minlength=300).eq(k).all()
+    assert torch.allclose(b.sum(0), torch.ones(300))      # columns normalised
+
+
+def test_approximate_ppr_rows_are_ppr_vectors_within_the_tolerance():
+    pytest.importorskip("numba")
+    from graphinfo.transforms.ppr import approximate_ppr
+
+    generator = torch.Generator().manual_seed(0)
+    n = 50
+    edge_index = torch.randint(0, n, (2, 200), generator=generator)
+    edge_index = coalesce(torch.cat([edge_index, edge_index.flip(0)], 1), num_nodes=n)
+    weight = torch.rand(edge_index.size(1), generator=generator) + 0.5
+    a = torch.zeros(n, n, dtype=torch.float64)
+    a[edge_index[0], edge_index[1]] = weight.double()
+    degree = a.sum(1)
+    alpha, eps = 0.2, 1e-3
+    exact = alpha * torch.linalg.inv(torch.eye(n, dtype=torch.float64)
+                                     - (1 - alpha) * a / degree[:, None])
+    index, value = approximate_ppr(edge_index, n, alpha=alpha, eps=eps, edge_weight=weight,
+                                   normalization="row", top_k=n)
+    got = torch.zeros(n, n, dtype=torch.float64)
+    got[index[0], index[1]] = value.double()
+    error = exact - got
+    assert (error >= -1e-6).all()                                  # pushes never overshoot
+    assert (error <= eps * degree[None, :] + 1e-6).all()           # Andersen et al.'s bound
+    assert error.abs().max() > 1e-6                                # and it is approximate
+    # sym = D^1/2 Pi D^-1/2, sorted by source then by decreasing value; sources= picks rows.
+    index, value = approximate_ppr(edge_index, n, alpha=alpha, eps=1e-8, edge_weight=weight,
+                                   top_k=4, sources=torch.tensor([7, 3]))
+    sym = degree.sqrt()[:, None] * exact / degree.sqrt()[None, :]
+    assert index[0].tolist() == [7] * 4 + [3] * 4
+    for row, cols in ((7, index[1, :4]), (3, index[1, 4:])):
+        assert cols.tolist() == sym[row].topk(4).indices.tolist()
+    assert torch.allclose(value[:4].double(), sym[7].topk(4).values, atol=1e-6)
+    assert (value[:4].diff() <= 0).all()
+
+
+def test_approximate_ppr_rejects_bad_arguments():
+    from graphinfo.transforms.ppr import approximate_ppr
+
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match="give 'top_k', 'threshold' or both"):
+        approximate_ppr(edge_index, 2, top_k=None)
+    with pytest.raises(ValueError, match="outside \\[0, 2\\)"):
+        approximate_ppr(torch.tensor([[0, 2], [1, 0]]), 2)
+    with pytest.raises(ValueError, match="'edge_weight' must hold 2 finite non-negative"):
+        approximate_ppr(edge_index, 2, edge_weight=torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="'normalization' must be 'row' or 'sym'"):
+        approximate_ppr(edge_index, 2, normalization="col")
+    with pytest.raises(ValueError, match="'tolerance' must be > 0"):
+        DiffusionView(tolerance=0.0)
