@@ -1,7 +1,24 @@
-"""Parts that models compose: encoders, readouts, critics, corruptions and the semantic
-attention of metapath models."""
+"""Parts that models compose: encoders, readouts, critics, corruptions and augmentations
+(every one registered under a name for ``make_corruption``), and the semantic attention of
+metapath models."""
 from graphinfo.nn.activations import PReLU, make_activation, prelu
-from graphinfo.nn.corruptions import DropEdges, MaskFeatures, ShuffleNodes, make_corruption
+from graphinfo.nn.adaptive import AdaptiveDropEdges, AdaptiveMaskFeatures
+from graphinfo.nn.augmentations import (
+    AddEdges,
+    DropNodes,
+    FeatureDropout,
+    RandomWalkSubgraph,
+    RewireEdges,
+    UseView,
+)
+from graphinfo.nn.corruptions import (
+    Compose,
+    DropEdges,
+    MaskFeatures,
+    RandomChoice,
+    ShuffleNodes,
+    make_corruption,
+)
 from graphinfo.nn.discriminators import (
     BilinearDiscriminator,
     CosineDiscriminator,
@@ -35,6 +52,8 @@ __all__ = [
     "AttentionReadout", "make_readout",
     "BilinearDiscriminator", "InnerProductDiscriminator", "CosineDiscriminator",
     "MLPDiscriminator", "make_discriminator",
-    "ShuffleNodes", "DropEdges", "MaskFeatures", "make_corruption",
+    "ShuffleNodes", "DropEdges", "MaskFeatures", "DropNodes", "FeatureDropout",
+    "RandomWalkSubgraph", "AddEdges", "RewireEdges", "UseView", "AdaptiveDropEdges",
+    "AdaptiveMaskFeatures", "Compose", "RandomChoice", "make_corruption",
     "SemanticAttention",
 ]

@@ -41,7 +41,8 @@ __all__ = ["Augmentation", "ShuffleNodes", "DropEdges", "MaskFeatures", "Compose
 _POSITIONAL_NAMES = ("edge_weight",)
 
 
-def _check_probability(name: str, p: float) -> None:
+def check_probability(name: str, p: float) -> None:
+    """Raises ValueError unless ``p`` (the argument ``name``) is in [0, 1)."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"'{name}' must be in [0, 1), got {p!r}")
 
@@ -160,7 +161,7 @@ class DropEdges(Augmentation):
 
     def __init__(self, p: float = 0.2, generator: torch.Generator | None = None, *,
                  force_undirected: bool = False) -> None:
-        _check_probability("p", p)
+        check_probability("p", p)
         self.p = p
         self.force_undirected = force_undirected
         self.generator = generator
@@ -201,7 +202,7 @@ class MaskFeatures(Augmentation):
 
     def __init__(self, p: float = 0.2, mode: str = "column", fill_value: float = 0.0,
                  generator: torch.Generator | None = None) -> None:
-        _check_probability("p", p)
+        check_probability("p", p)
         if mode not in self._MODES:
             raise ValueError(f"'mode' must be 'column', 'row' or 'entry', got {mode!r}")
         self.p = p
@@ -335,8 +336,11 @@ CORRUPTIONS: dict[str, Callable[..., Augmentation]] = {
 
 
 def make_corruption(corruption: str | Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
-    """Builds a named corruption (``'shuffle'``, ``'drop_edges'``, ``'mask_features'``) with
-    ``kwargs`` (a model's ``corruption_kwargs``, e.g. ``p=0.3``), or returns the given callable
-    unchanged (PyG-style functions keep working as they are)."""
+    """Builds a named corruption with ``kwargs`` (a model's ``corruption_kwargs``, e.g.
+    ``p=0.3``), or returns the given callable unchanged (PyG-style functions keep working as
+    they are). Names: ``'shuffle'``, ``'drop_edges'``, ``'mask_features'``, and those of
+    :mod:`graphinfo.nn.augmentations` (``'drop_nodes'``, ``'feature_dropout'``,
+    ``'random_walk_subgraph'``, ``'add_edges'``, ``'rewire_edges'``, ``'use_view'``) and
+    :mod:`graphinfo.nn.adaptive` (``'adaptive_drop_edges'``, ``'adaptive_mask_features'``)."""
     check_part_kwargs("corruption", corruption, kwargs)
     return resolve("corruption", corruption, CORRUPTIONS, **kwargs)
