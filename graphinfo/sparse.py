@@ -339,7 +339,7 @@ def propagation_operator(row: Tensor, col: Tensor, val: Tensor,
 
 def gcn_adjacency(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None,
                   add_self_loops: bool = True, improved: bool = False,
-                  dtype: torch.dtype | None = None) -> Tensor:
+                  dtype: torch.dtype | None = None, normalize: bool = True) -> Tensor:
     r"""The transposed GCN propagation matrix as a :class:`torch.sparse_csr` tensor, rows
     indexed by target node:
 
@@ -349,14 +349,15 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None
 
     so that ``adj_t @ x`` equals :class:`torch_geometric.nn.GCNConv`'s aggregation over
     ``edge_index`` (messages flow from ``edge_index[0]`` to ``edge_index[1]``). The values have
-    ``dtype`` (default: ``edge_weight``'s, else float32).
+    ``dtype`` (default: ``edge_weight``'s, else float32). ``normalize=False`` takes the weighted
+    adjacency as given (``GCNConv(normalize=False)``: no self-loops added, no degree
+    normalisation), for a precomputed propagation matrix such as a diffusion.
 
     Raises:
         ValueError: If an edge weight is negative (the degree normalisation would be NaN).
     """
-    _check_edge_weight(edge_weight)
-    edge_index, weight = gcn_norm(edge_index, edge_weight, num_nodes, improved=improved,
-                                  add_self_loops=add_self_loops, dtype=dtype)
+    edge_index, weight = _propagation_edges(edge_index, num_nodes, edge_weight, add_self_loops,
+                                            improved, dtype, normalize)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly")
@@ -365,14 +366,28 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None
 
 def gcn_operator(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None,
                  add_self_loops: bool = True, improved: bool = False,
-                 dtype: torch.dtype | None = None) -> SparseOperator | DenseOperator:
+                 dtype: torch.dtype | None = None,
+                 normalize: bool = True) -> SparseOperator | DenseOperator:
     r"""The same propagation matrix as :func:`gcn_adjacency`, as a :class:`SparseOperator`
     (a :class:`DenseOperator` when dense enough, :func:`propagation_operator`):
-    ``gcn_operator(...) @ h`` is GCN's normalised aggregation of ``h``."""
-    _check_edge_weight(edge_weight)
-    edge_index, weight = gcn_norm(edge_index, edge_weight, num_nodes, improved=improved,
-                                  add_self_loops=add_self_loops, dtype=dtype)
+    ``gcn_operator(...) @ h`` is GCN's normalised aggregation of ``h`` (with
+    ``normalize=False``, the weighted sum over in-edges as given)."""
+    edge_index, weight = _propagation_edges(edge_index, num_nodes, edge_weight, add_self_loops,
+                                            improved, dtype, normalize)
     return propagation_operator(edge_index[1], edge_index[0], weight, num_nodes)
+
+
+def _propagation_edges(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None,
+                       add_self_loops: bool, improved: bool, dtype: torch.dtype | None,
+                       normalize: bool) -> tuple[Tensor, Tensor]:
+    _check_edge_weight(edge_weight)
+    if normalize:
+        return gcn_norm(edge_index, edge_weight, num_nodes, improved=improved,
+                        add_self_loops=add_self_loops, dtype=dtype)
+    if edge_weight is None:
+        edge_weight = torch.ones(edge_index.size(1), dtype=dtype or torch.float32,
+                                 device=edge_index.device)
+    return edge_index, edge_weight if dtype is None else edge_weight.to(dtype)
 
 
 def feature_operator(x: Tensor) -> SparseOperator | None:

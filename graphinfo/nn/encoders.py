@@ -378,6 +378,9 @@ class GCNEncoder(GNNEncoder):
     Args:
         improved (bool, optional): Use :math:`\mathbf{A} + 2\mathbf{I}`. (default: ``False``)
         add_self_loops (bool, optional): Add self-loops before normalising. (default: ``True``)
+        normalize (bool, optional): Normalise the adjacency (``False``: propagate over the
+            weighted edges as given, with no self-loops added, e.g. a precomputed diffusion;
+            ``GCNConv(normalize=False)``). (default: ``True``)
         aggregate_first (bool, optional): Force (``True``) or forbid (``False``) aggregating
             dense input features before the first weight matrix; ``None`` decides by cost.
         fast_path (bool, optional): Use the fast path when it applies. (default: ``True``)
@@ -396,13 +399,13 @@ class GCNEncoder(GNNEncoder):
     supports_bipartite = False
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 1, *,
-                 improved: bool = False, add_self_loops: bool = True,
+                 improved: bool = False, add_self_loops: bool = True, normalize: bool = True,
                  aggregate_first: bool | None = None, fast_path: bool = True,
                  **kwargs: Any) -> None:
-        for name in ("cached", "normalize"):
-            kwargs.pop(name, None)  # the adjacency is always normalised and safely cached
+        kwargs.pop("cached", None)  # the adjacency is always cached, safely
         self.improved = improved
         self.add_self_loops = add_self_loops
+        self.normalize = normalize
         self.aggregate_first = aggregate_first
         self.fast_path = fast_path
         self._adjacency = AdjacencyCache()
@@ -417,7 +420,7 @@ class GCNEncoder(GNNEncoder):
 
     def _options(self, x: Tensor) -> dict[str, Any]:
         return {"add_self_loops": self.add_self_loops, "improved": self.improved,
-                "dtype": x.dtype}
+                "dtype": x.dtype, "normalize": self.normalize}
 
     def uses_fast_path(self, x: Tensor, edge_index: Any,
                        edge_weight: Tensor | None = None) -> bool:
@@ -433,8 +436,10 @@ class GCNEncoder(GNNEncoder):
                 edge_attr: Tensor | None = None, batch: Tensor | None = None,
                 batch_size: int | None = None) -> Tensor:
         if not self.uses_fast_path(x, edge_index, edge_weight):
-            edge_index, edge_weight = gcn_norm(edge_index, edge_weight, x.size(0),
-                                               **self._options(x))
+            if self.normalize:
+                edge_index, edge_weight = gcn_norm(edge_index, edge_weight, x.size(0),
+                                                   add_self_loops=self.add_self_loops,
+                                                   improved=self.improved, dtype=x.dtype)
             return super().forward(x, edge_index, edge_weight, batch=batch,
                                    batch_size=batch_size)
         adjacency = self._adjacency_of(x, edge_index, edge_weight)
@@ -559,7 +564,7 @@ class GCNEncoder(GNNEncoder):
     def sampling_graph(self, data: Data) -> Data:
         """``data`` without self-loops when the encoder adds its own (the sampled subgraph's
         weights put them back with the right weight), else ``data``."""
-        if not self.add_self_loops:
+        if not self.add_self_loops or not self.normalize:
             return data
         graph = copy.copy(data)
         graph.edge_index = remove_self_loops(data.edge_index)[0]
@@ -569,7 +574,10 @@ class GCNEncoder(GNNEncoder):
         """``(x, edge_index, edge_weight)`` of a neighbour-sampled batch that carries the full
         graph's in-degree of its nodes (``batch.in_degree``, set by
         :class:`graphinfo.sources.NeighborBatches`): weights that keep the full graph's GCN
-        normalisation (see the class docstring)."""
+        normalisation (see the class docstring). Without normalisation, the batch's own
+        weighted edges."""
+        if not self.normalize:
+            return batch.x, batch.edge_index, getattr(batch, "edge_weight", None)
         if self.add_self_loops:
             if getattr(batch, "in_degree", None) is None:
                 raise ValueError("GCNEncoder on a sampled subgraph needs the full graph's "

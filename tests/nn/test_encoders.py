@@ -640,3 +640,22 @@ def test_encoder_kwargs_must_come_with_a_named_encoder():
     with pytest.raises(ValueError, match=r"'encoder_kwargs' \['num_layers'\] configure an "
                                          r"encoder built by name"):
         make_encoder(torch.nn.Linear(4, 8), None, 8, num_layers=2)
+
+
+def test_gcn_without_normalisation_propagates_the_given_weights_as_pyg_does():
+    torch.manual_seed(0)
+    x = torch.randn(NUM_NODES, NUM_FEATURES)
+    edge_index, _ = _graph()
+    weight = torch.rand(edge_index.size(1))
+    fast = GCNEncoder(NUM_FEATURES, 8, normalize=False, act="identity")
+    general = GCNEncoder(NUM_FEATURES, 8, normalize=False, act="identity", fast_path=False)
+    general.load_state_dict(fast.state_dict())
+    conv = GCNConv(NUM_FEATURES, 8, normalize=False)
+    conv.lin.weight.data.copy_(fast.convs[0].lin.weight)
+    conv.bias.data.copy_(fast.convs[0].bias)
+    expected = conv(x, edge_index, weight)
+    assert torch.allclose(fast(x, edge_index, weight), expected, atol=1e-5)
+    assert torch.allclose(general(x, edge_index, weight), expected, atol=1e-5)
+    normalised = GCNEncoder(NUM_FEATURES, 8, act="identity")
+    normalised.load_state_dict(fast.state_dict())
+    assert not torch.allclose(normalised(x, edge_index, weight), expected, atol=1e-3)
