@@ -49,8 +49,9 @@ class DiffusionView(BaseTransform):
         alpha (float, optional): PPR's teleport probability :math:`\alpha`.
             (default: :obj:`0.2`, MVGRL's)
         t (float, optional): The heat kernel's time :math:`t`. (default: :obj:`5.0`, MVGRL's)
-        sparsification (str, optional): ``'topk'`` (the ``k`` largest entries per node) or
-            ``'threshold'`` (entries of at least ``eps``). (default: :obj:`'topk'`)
+        sparsification (str, optional): ``'topk'`` (the ``k`` largest entries per node),
+            ``'threshold'`` (entries of at least ``eps``) or ``None`` (every non-zero entry: a
+            dense view, as MVGRL's code keeps on Cora; exact only). (default: :obj:`'topk'`)
         k (int, optional): Entries kept per node with ``'topk'``. (default: :obj:`128`)
         eps (float, optional): The threshold of ``'threshold'``. (default: :obj:`1e-4`)
         exact (bool, optional): Dense exact diffusion (``True``) or the sparse approximate
@@ -59,16 +60,25 @@ class DiffusionView(BaseTransform):
             (every entry within :math:`\epsilon` times a degree of the exact one).
             (default: :obj:`1e-4`)
         name (str, optional): The view's name. (default: :obj:`'diffusion'`)
+        normalization_out (str, optional): GDC's normalisation after sparsifying: ``'col'``
+            (columns sum to one), ``'sym'``, ``'row'`` or ``None`` (the diffusion's own
+            values, as MVGRL uses them). (default: :obj:`'col'`)
     """
 
     def __init__(self, method: str = "ppr", alpha: float = 0.2, t: float = 5.0,
                  sparsification: str = "topk", k: int = 128, eps: float = 1e-4,
-                 exact: bool = True, name: str = "diffusion", tolerance: float = 1e-4) -> None:
+                 exact: bool = True, name: str = "diffusion", tolerance: float = 1e-4,
+                 normalization_out: str | None = "col") -> None:
         if method not in ("ppr", "heat"):
             raise ValueError(f"'method' must be 'ppr' or 'heat', got {method!r}")
-        if sparsification not in ("topk", "threshold"):
-            raise ValueError(f"'sparsification' must be 'topk' or 'threshold', got "
+        if sparsification not in ("topk", "threshold", None):
+            raise ValueError(f"'sparsification' must be 'topk', 'threshold' or None, got "
                              f"{sparsification!r}")
+        if sparsification is None and not exact:
+            raise ValueError("sparsification=None keeps the dense diffusion: exact=True only")
+        if normalization_out not in ("col", "sym", "row", None):
+            raise ValueError(f"'normalization_out' must be 'col', 'sym', 'row' or None, got "
+                             f"{normalization_out!r}")
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"'alpha' must be in (0, 1), got {alpha!r}")
         if not t > 0 or k < 1 or not eps > 0 or not tolerance > 0:
@@ -81,6 +91,7 @@ class DiffusionView(BaseTransform):
         self.method, self.alpha, self.t = method, alpha, t
         self.sparsification, self.k, self.eps = sparsification, k, eps
         self.exact, self.name, self.tolerance = exact, name, tolerance
+        self.normalization_out = normalization_out
 
     def _gdc(self) -> GDC:
         diffusion: dict[str, Any] = {"method": self.method}
@@ -90,16 +101,17 @@ class DiffusionView(BaseTransform):
             diffusion["t"] = self.t
         sparsification: dict[str, Any] = (
             {"method": "topk", "k": self.k, "dim": 0} if self.sparsification == "topk"
-            else {"method": "threshold", "eps": self.eps})
-        return GDC(self_loop_weight=1.0, normalization_in="sym", normalization_out="col",
-                   diffusion_kwargs=diffusion, sparsification_kwargs=sparsification,
-                   exact=True)
+            else {"method": "threshold", "eps": self.eps} if self.sparsification == "threshold"
+            else {"method": "threshold", "eps": torch.finfo(torch.float32).tiny})
+        return GDC(self_loop_weight=1.0, normalization_in="sym",
+                   normalization_out=self.normalization_out, diffusion_kwargs=diffusion,
+                   sparsification_kwargs=sparsification, exact=True)
 
     def _approximate(self, graph: Data) -> tuple[torch.Tensor, torch.Tensor]:
         """GDC's steps with the sparse PPR: self-loops of weight one, the PPR of the
         symmetrically normalised adjacency, each node's ``k`` largest entries (its column,
         as GDC's ``dim=0``; the matrix is symmetric for an undirected graph) or those above
-        ``eps``, then columns normalised to sum to one."""
+        ``eps``, then GDC's ``normalization_out`` (columns sum to one by default)."""
         n = graph.num_nodes
         weight = getattr(graph, "edge_attr", None)
         edge_index, weight = add_self_loops(graph.edge_index, weight, fill_value=1.0,
@@ -112,7 +124,7 @@ class DiffusionView(BaseTransform):
             threshold=None if topk else self.eps)
         # Row s of the PPR holds node s's largest entries: the edges v -> s it aggregates.
         ppr_index, ppr_weight = coalesce(ppr_index.flip(0), ppr_weight, n)
-        return self._gdc().transition_matrix(ppr_index, ppr_weight, n, "col")
+        return self._gdc().transition_matrix(ppr_index, ppr_weight, n, self.normalization_out)
 
     def forward(self, data: Data) -> Data:
         if getattr(data, "edge_index", None) is None:
@@ -135,4 +147,6 @@ class DiffusionView(BaseTransform):
     def __repr__(self) -> str:
         setting = f"alpha={self.alpha}" if self.method == "ppr" else f"t={self.t}"
         return (f"{self.__class__.__name__}({self.method!r}, {setting}, "
-                f"{self.sparsification}, name={self.name!r})")
+                f"{self.sparsification}, k={self.k}, eps={self.eps}, exact={self.exact}, "
+                f"tolerance={self.tolerance}, normalization_out={self.normalization_out!r}, "
+                f"name={self.name!r})")
