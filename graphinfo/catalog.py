@@ -8,7 +8,8 @@ a test checks that :data:`BUILTIN_MODELS` names exactly the models it registers.
 from __future__ import annotations
 
 #: The registered names of the models that ship with graphinfo.
-BUILTIN_MODELS: tuple[str, ...] = ("dgi", "gmi", "infograph", "dmgi", "hdgi", "multiview")
+BUILTIN_MODELS: tuple[str, ...] = ("dgi", "gmi", "infograph", "dmgi", "hdgi", "multiview",
+                                   "mvgrl")
 
 #: The model the CLI and the Embedder train when none is named.
 DEFAULT_MODEL = "dgi"

@@ -20,12 +20,14 @@ from graphinfo.models.gmi import GMI, GMIOutput
 from graphinfo.models.hdgi import HDGI, HDGIOutput
 from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
 from graphinfo.models.multiview import MultiView, MultiViewOutput
+from graphinfo.models.mvgrl import MVGRL
 from graphinfo.resolver import registered_name
 
 #: Registered models by name. Adding a model is one file in ``graphinfo/models/`` and one line
 #: here (or, outside the package, ``register_model``).
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph,
-                                     "dmgi": DMGI, "hdgi": HDGI, "multiview": MultiView}
+                                     "dmgi": DMGI, "hdgi": HDGI, "multiview": MultiView,
+                                     "mvgrl": MVGRL}
 
 
 
@@ -141,6 +143,6 @@ def is_graph_level(model: str | type[MIModel]) -> bool:
 
 __all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "DMGI", "DMGIOutput",
            "HDGI", "HDGIOutput", "GMI", "GMIOutput",
-           "InfoGraph", "InfoGraphOutput", "MultiView", "MultiViewOutput", "MODELS",
+           "InfoGraph", "InfoGraphOutput", "MultiView", "MultiViewOutput", "MVGRL", "MODELS",
            "DEFAULT_MODEL", "register_model",
            "model_class", "model_name", "build_model", "is_graph_level"]

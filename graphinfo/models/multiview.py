@@ -4,6 +4,7 @@ in CMC's form (Tian et al., ECCV 2020, `arXiv:1906.05849 <https://arxiv.org/abs/
 of which MVGRL (:class:`graphinfo.models.MVGRL`) and a two-view DGI are special cases."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -94,6 +95,8 @@ class MultiView(MIModel):
         view_encoder_kwargs (sequence of dict, optional): Per-view additions to them.
         diffusion (DiffusionView or dict, optional): How :meth:`prepare` computes a missing
             ``'diffusion'`` view. (default: :class:`~graphinfo.transforms.DiffusionView`'s)
+        transforms (dict, optional): How :meth:`prepare` computes other stored views, by name
+            (a transform adding ``data.<name>_edge_index``).
         summary_kwargs, discriminator_kwargs, estimator_kwargs (dict, optional): Keyword
             arguments of the named parts.
 
@@ -116,6 +119,7 @@ class MultiView(MIModel):
                  embedding: str = "sum", encoder_kwargs: dict[str, Any] | None = None,
                  view_encoder_kwargs: Sequence[dict[str, Any]] | None = None,
                  diffusion: DiffusionView | dict[str, Any] | None = None,
+                 transforms: dict[str, Callable[[Data], Data]] | None = None,
                  summary_kwargs: dict[str, Any] | None = None,
                  discriminator_kwargs: dict[str, Any] | None = None,
                  estimator_kwargs: dict[str, Any] | None = None) -> None:
@@ -151,6 +155,7 @@ class MultiView(MIModel):
         self.estimator = make_estimator(estimator, **(estimator_kwargs or {}))
         self.diffusion = diffusion if isinstance(diffusion, DiffusionView) \
             else DiffusionView(**(diffusion or {}))
+        self.transforms = {self.diffusion.name: self.diffusion, **(transforms or {})}
         self.corruption = ShuffleNodes()
         self._prepared = TensorCache(size=2)
         self.reset_parameters()
@@ -177,23 +182,34 @@ class MultiView(MIModel):
     # -- data ----------------------------------------------------------------------------
 
     def prepare(self, data: Data) -> Data:
-        """``data`` with every stored view the model reads: a missing ``'diffusion'`` is
-        computed with the model's ``diffusion`` settings (once per graph, cached while the same
-        ``edge_index`` comes back); another missing one is an error. Apply it before cutting
-        windows (:class:`graphinfo.sources.SubgraphWindows`), so that windows carry the full
-        graph's diffusion."""
+        """``data`` with every stored view the model reads: a missing one is computed by its
+        transform (``diffusion``, ``transforms``), once per graph (cached while the same
+        ``edge_index`` comes back); one without a transform is an error. Apply it before
+        cutting windows (:class:`graphinfo.sources.SubgraphWindows`), so that windows carry
+        the full graph's views."""
         missing = [name for name in self.stored_views()
                    if getattr(data, f"{name}_edge_index", None) is None]
         if not missing:
             return data
-        unknown = [name for name in missing if name != self.diffusion.name]
+        unknown = [name for name in missing if name not in self.transforms]
         if unknown:
             raise ValueError(f"view {unknown[0]!r} needs data.{unknown[0]}_edge_index (a "
                              f"transform of graphinfo.transforms, applied to the data first)")
-        edge_index = data.edge_index
-        return self._prepared.get((edge_index, getattr(data, "edge_weight", None)),
-                                  (data.num_nodes, repr(self.diffusion)),
-                                  lambda: self.diffusion(data))
+
+        def build() -> dict[str, Tensor]:
+            out = data
+            for name in missing:
+                out = self.transforms[name](out)
+            keys = [f"{name}_{part}" for name in missing for part in ("edge_index", "edge_weight")]
+            return {key: out[key] for key in keys if getattr(out, key, None) is not None}
+        views = self._prepared.get((data.edge_index, getattr(data, "edge_weight", None)),
+                                   (data.num_nodes, tuple(missing),
+                                    tuple(repr(self.transforms[name]) for name in missing)),
+                                   build)
+        prepared = copy.copy(data)
+        for key, value in views.items():
+            prepared[key] = value
+        return prepared
 
     def inputs(self, data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         data = self.prepare(data)
