@@ -17,6 +17,7 @@ from graphinfo.models.base import LEVELS, MIModel, ModelDefaults
 from graphinfo.models.dgi import DGI, DGIOutput
 from graphinfo.models.dmgi import DMGI, DMGIOutput
 from graphinfo.models.gmi import GMI, GMIOutput
+from graphinfo.models.grace import GCA, GRACE, GRACEOutput
 from graphinfo.models.hdgi import HDGI, HDGIOutput
 from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
 from graphinfo.models.multiview import MultiView, MultiViewOutput
@@ -27,7 +28,7 @@ from graphinfo.resolver import registered_name
 #: here (or, outside the package, ``register_model``).
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph,
                                      "dmgi": DMGI, "hdgi": HDGI, "multiview": MultiView,
-                                     "mvgrl": MVGRL}
+                                     "mvgrl": MVGRL, "grace": GRACE, "gca": GCA}
 
 
 
@@ -143,6 +144,7 @@ def is_graph_level(model: str | type[MIModel]) -> bool:
 
 __all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "DMGI", "DMGIOutput",
            "HDGI", "HDGIOutput", "GMI", "GMIOutput",
-           "InfoGraph", "InfoGraphOutput", "MultiView", "MultiViewOutput", "MVGRL", "MODELS",
+           "InfoGraph", "InfoGraphOutput", "MultiView", "MultiViewOutput", "MVGRL", "GRACE", "GCA",
+           "GRACEOutput", "MODELS",
            "DEFAULT_MODEL", "register_model",
            "model_class", "model_name", "build_model", "is_graph_level"]
