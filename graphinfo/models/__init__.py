@@ -14,6 +14,7 @@ from typing import Any
 
 from graphinfo.catalog import DEFAULT_MODEL
 from graphinfo.models.base import LEVELS, MIModel, ModelDefaults
+from graphinfo.models.cpc import GraphCPC, GraphCPCOutput
 from graphinfo.models.dgi import DGI, DGIOutput
 from graphinfo.models.dmgi import DMGI, DMGIOutput
 from graphinfo.models.gmi import GMI, GMIOutput
@@ -28,7 +29,8 @@ from graphinfo.resolver import registered_name
 #: here (or, outside the package, ``register_model``).
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph,
                                      "dmgi": DMGI, "hdgi": HDGI, "multiview": MultiView,
-                                     "mvgrl": MVGRL, "grace": GRACE, "gca": GCA}
+                                     "mvgrl": MVGRL, "grace": GRACE, "gca": GCA,
+                                     "cpc": GraphCPC}
 
 
 
@@ -145,6 +147,6 @@ def is_graph_level(model: str | type[MIModel]) -> bool:
 __all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "DMGI", "DMGIOutput",
            "HDGI", "HDGIOutput", "GMI", "GMIOutput",
            "InfoGraph", "InfoGraphOutput", "MultiView", "MultiViewOutput", "MVGRL", "GRACE", "GCA",
-           "GRACEOutput", "MODELS",
+           "GRACEOutput", "GraphCPC", "GraphCPCOutput", "MODELS",
            "DEFAULT_MODEL", "register_model",
            "model_class", "model_name", "build_model", "is_graph_level"]
