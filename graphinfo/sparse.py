@@ -377,6 +377,22 @@ def gcn_operator(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None 
     return propagation_operator(edge_index[1], edge_index[0], weight, num_nodes)
 
 
+def gcn_normalised_edges(edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int, *,
+                         improved: bool = False, add_self_loops: bool = True,
+                         dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+    r"""PyG's :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, with ``improved=True``
+    honoured for unweighted graphs too: torch-geometric 2.8 adds the self-loops of an
+    unweighted graph with weight 1 whatever ``improved`` says (``GCNConv(improved=True)`` then
+    computes :math:`\mathbf{A} + \mathbf{I}`), so explicit unit weights are passed. The GCN
+    encoders keep PyG's behaviour (parity with its layer); MVGRL's :math:`\mathbf{A} +
+    2\mathbf{I}` view uses this."""
+    if improved and add_self_loops and edge_weight is None:
+        edge_weight = torch.ones(edge_index.size(1), dtype=dtype or torch.float32,
+                                 device=edge_index.device)
+    return gcn_norm(edge_index, edge_weight, num_nodes, improved=improved,
+                    add_self_loops=add_self_loops, dtype=dtype)
+
+
 def _propagation_edges(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None,
                        add_self_loops: bool, improved: bool, dtype: torch.dtype | None,
                        normalize: bool) -> tuple[Tensor, Tensor]:

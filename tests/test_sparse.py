@@ -237,6 +237,19 @@ def test_gcn_operator_equals_gcn_adjacency_and_pyg_aggregation(weighted, improve
     assert torch.allclose(op @ x, conv(x, edge_index, weight), atol=1e-5)
 
 
+def test_gcn_normalised_edges_gives_weight_two_loops_without_edge_weights_too():
+    from graphinfo.sparse import gcn_normalised_edges
+
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])          # a path 0 - 1 - 2
+    index, weight = gcn_normalised_edges(edge_index, None, 3, improved=True)
+    loops = index[0] == index[1]
+    assert torch.allclose(weight[loops], 2 / torch.tensor([3.0, 4.0, 3.0]))   # deg + 2
+    # torch-geometric 2.8's GCNConv(improved=True) on an unweighted graph adds weight-1 loops,
+    # which is what gcn_operator (the encoders' fast path) keeps for parity.
+    dense = gcn_operator(edge_index, 3, improved=True).to_torch().to_dense()
+    assert torch.allclose(dense.diagonal(), 1 / torch.tensor([2.0, 3.0, 2.0]))
+
+
 def test_gcn_operator_dtype_and_negative_weights():
     _, edge_index, weight = _directed_graph()
     assert gcn_operator(edge_index, 30, dtype=torch.float64).val.dtype == torch.float64

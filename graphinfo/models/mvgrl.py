@@ -22,10 +22,11 @@ MVGRL_EXACT_MAX_NODES = 12_000
 
 class MVGRL(MultiView):
     r"""Contrastive multi-view learning on graphs: two GCN encoders, one on the normalised
-    adjacency :math:`\mathbf{S}_1 = \hat{\mathbf{D}}^{-1/2}(\mathbf{A} + \mathbf{I})
-    \hat{\mathbf{D}}^{-1/2}`, one on a diffusion of it (personalised PageRank
-    :math:`\mathbf{S}_2 = \alpha(\mathbf{I} - (1 - \alpha)\mathbf{S}_1)^{-1}`, or the heat
-    kernel :math:`e^{-t(\mathbf{I} - \mathbf{S}_1)}`), each view's nodes contrasted with the
+    adjacency :math:`\mathbf{S}_1 = \hat{\mathbf{D}}^{-1/2}(\mathbf{A} + \lambda\mathbf{I})
+    \hat{\mathbf{D}}^{-1/2}`, one on a diffusion (personalised PageRank :math:`\mathbf{S}_2 =
+    \alpha(\mathbf{I} - (1 - \alpha)\mathbf{T})^{-1}`, or the heat kernel :math:`e^{-t(\mathbf{I}
+    - \mathbf{T})}`, of :math:`\mathbf{T} = \tilde{\mathbf{D}}^{-1/2}(\mathbf{A} + \mathbf{I})
+    \tilde{\mathbf{D}}^{-1/2}`), each view's nodes contrasted with the
     other view's summary :math:`\sigma(\operatorname{mean} \mathbf{H})` by a shared bilinear
     critic against the nodes of row-shuffled features (one permutation for both views):
 
@@ -38,14 +39,19 @@ class MVGRL(MultiView):
     the exported embedding :math:`\mathbf{H}_1 + \mathbf{H}_2` of the whole graph. A
     :class:`~graphinfo.models.MultiView` with views ``['adjacency', 'diffusion']``.
 
-    Where this follows the authors' code rather than the paper: both propagation matrices are
+    Where this follows the authors' code (``kavehhassani/mvgrl``, ``node/``) rather than the
+    paper: the adjacency view has self-loops of weight :math:`\lambda = 2` (the code adds
+    :math:`\mathbf{I}` twice; ``adjacency_self_loops=1`` gives the paper's form); both
+    propagation matrices are
     built once on the full graph and training steps (``sample_size``) cut ``batch_size``
     windows of consecutive node ids from them (the window's rows of :math:`\mathbf{S}_v`, so a
     window keeps the full graph's degrees and diffusion), averaging the windows' losses; the
     diffusion is used as it is, dense (no sparsification, no renormalisation) on graphs of up
     to :data:`MVGRL_EXACT_MAX_NODES` nodes. Larger graphs get the sparse approximate PPR (top
     128 entries per node, :func:`graphinfo.transforms.ppr.approximate_ppr`), where the
-    authors' dense inverse does not fit.
+    authors' dense inverse does not fit. The heat kernel here is the matrix exponential of the
+    paper; the code's (unused) heat function exponentiates element-wise. The code also
+    thresholds and min-max scales CiteSeer's diffusion, which is not done here.
 
     Args:
         hidden_channels (int, optional): Embedding size. (default: :obj:`512`)
@@ -53,6 +59,7 @@ class MVGRL(MultiView):
         diffusion (str, optional): ``'ppr'`` or ``'heat'``. (default: :obj:`'ppr'`)
         alpha (float, optional): PPR's teleport probability. (default: :obj:`0.2`)
         t (float, optional): The heat kernel's time. (default: :obj:`5.0`)
+        adjacency_self_loops (int, optional): :math:`\lambda`, 1 or 2. (default: :obj:`2`)
         exact (bool, optional): Dense exact diffusion (``True``), sparse approximate PPR
             (``False``) or by size (``None``). (default: ``None``)
         top_k (int, optional): Entries kept per node by a sparse diffusion. (default: 128)
@@ -69,6 +76,7 @@ class MVGRL(MultiView):
 
     def __init__(self, hidden_channels: int = 512, *, in_channels: int | None = None,
                  diffusion: str = "ppr", alpha: float = 0.2, t: float = 5.0,
+                 adjacency_self_loops: int = 2,
                  exact: bool | None = None, top_k: int = 128, sample_size: int | None = None,
                  batch_size: int = 4, estimator: Any = "jsd",
                  encoder_kwargs: dict[str, Any] | None = None,
@@ -76,6 +84,9 @@ class MVGRL(MultiView):
         if sample_size is not None and (not isinstance(sample_size, int) or sample_size < 1):
             raise ValueError(f"'sample_size' must be a positive int or None, got "
                              f"{sample_size!r}")
+        if adjacency_self_loops not in (1, 2):
+            raise ValueError(f"'adjacency_self_loops' must be 1 or 2, got "
+                             f"{adjacency_self_loops!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"'batch_size' must be a positive int, got {batch_size!r}")
         kwargs = {"act": "prelu", **(encoder_kwargs or {}), "normalize": False}
@@ -85,7 +96,8 @@ class MVGRL(MultiView):
                          in_channels=in_channels, estimator=estimator, embedding="sum",
                          encoder_kwargs=kwargs, estimator_kwargs=estimator_kwargs,
                          diffusion=self._diffusion_for(None),
-                         transforms={"adjacency": NormalizedAdjacencyView()})
+                         transforms={"adjacency": NormalizedAdjacencyView(
+                             improved=adjacency_self_loops == 2)})
         self.sample_size, self.batch_size = sample_size, batch_size
 
     def _diffusion_for(self, num_nodes: int | None) -> DiffusionView:

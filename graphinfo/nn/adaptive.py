@@ -8,14 +8,17 @@ item is dropped with probability
 .. math::
     p_i = \min\Big(\frac{s_{\max} - s_i}{s_{\max} - \mu_s}\, p,\; p_\tau\Big),
 
-so the mean probability is :math:`p` before the cut-off. For edges :math:`s_{uv} = \log
-\varphi(v)`, the centrality of the edge's target (as the authors' code does for every dataset;
-the paper defines the mean :math:`(\varphi(u) + \varphi(v)) / 2` for undirected graphs:
-``edge_score='mean'``). For feature dimension :math:`i`, :math:`s_i = \log \sum_u |x_{ui}|
-\varphi(u)` (for binary features, the centrality mass of the nodes that have it); a dimension no
-node uses gets the lowest score. Centralities: degree, PageRank (damping 0.85) and eigenvector
-centrality (power iterations), computed once per graph and cached while the same
-``edge_index`` tensor comes back.
+so the mean probability is :math:`p` before the cut-off. For edges :math:`s_{uv} = \log(1 +
+\varphi(v))`, the centrality of the edge's target (the authors' code, ``pGRACE/functional.py``,
+for every dataset; the paper writes :math:`\log` without the 1 and the mean
+:math:`(\varphi(u) + \varphi(v)) / 2` for undirected graphs: ``edge_score='mean'``). For feature
+dimension :math:`i`, :math:`s_i = \log(1 + \sum_u [x_{ui} \ne 0]\, \varphi(u))`, the centrality
+mass of the nodes that have it (``feature_weight='magnitude'``: :math:`|x_{ui}|` instead, the
+code's form for dense features); a dimension no node uses gets the lowest score. Centralities:
+degree, PageRank (the paper's :math:`\boldsymbol{\sigma} = 0.85\,\mathbf{A}\mathbf{D}^{-1}
+\boldsymbol{\sigma} + \mathbf{1}`, iterated to convergence) and eigenvector centrality (power
+iterations), computed once per graph and cached while the same ``edge_index`` tensor comes
+back.
 """
 from __future__ import annotations
 
@@ -90,10 +93,8 @@ def adaptive_probabilities(score: Tensor, p: float, cutoff: float) -> Tensor:
 
 
 def _log_score(values: Tensor) -> Tensor:
-    """:math:`\\log` of non-negative values, zeros put just below the smallest positive one."""
-    positive = values[values > 0]
-    floor = float(positive.min()) / 2 if positive.numel() else 1.0
-    return values.clamp_min(floor).log()
+    """:math:`\\log(1 + w)` of non-negative weights, as the authors' code scores them."""
+    return torch.log1p(values.clamp_min(0.0))
 
 
 class _Adaptive(Augmentation):
@@ -176,12 +177,19 @@ class AdaptiveMaskFeatures(_Adaptive):
         centrality (str, optional): ``'degree'``, ``'pagerank'`` or ``'eigenvector'``.
             (default: :obj:`'degree'`)
         cutoff (float, optional): :math:`p_\tau`. (default: :obj:`0.7`)
+        feature_weight (str, optional): ``'presence'`` (:math:`[x_{ui} \ne 0]`) or
+            ``'magnitude'`` (:math:`|x_{ui}|`). (default: :obj:`'presence'`)
         generator (torch.Generator, optional): Source of randomness. (default: global)
     """
 
     def __init__(self, p: float = 0.3, centrality: str = "degree", cutoff: float = 0.7,
+                 feature_weight: str = "presence",
                  generator: torch.Generator | None = None) -> None:
         super().__init__(p, centrality, cutoff, generator)
+        if feature_weight not in ("presence", "magnitude"):
+            raise ValueError(f"'feature_weight' must be 'presence' or 'magnitude', got "
+                             f"{feature_weight!r}")
+        self.feature_weight = feature_weight
 
     def probabilities(self, view: Data) -> Tensor:
         """Each feature dimension's mask probability (cached while the same ``x`` and
@@ -191,9 +199,11 @@ class AdaptiveMaskFeatures(_Adaptive):
         def build() -> Tensor:
             phi = self._centrality(view).to(x.dtype)
             dense = x.to_dense() if x.layout != torch.strided else x
-            weight = dense.abs().t() @ phi
+            values = (dense != 0).to(phi.dtype) if self.feature_weight == "presence" \
+                else dense.abs()
+            weight = values.t() @ phi
             return adaptive_probabilities(_log_score(weight), self.p, self.cutoff)
-        return self._cache.get((x, view.edge_index), "features", build)
+        return self._cache.get((x, view.edge_index), ("features", self.feature_weight), build)
 
     def augment(self, view: Data) -> Data:
         probability = self.probabilities(view)

@@ -376,7 +376,10 @@ class GCNEncoder(GNNEncoder):
     All orderings compute the same function up to float rounding.
 
     Args:
-        improved (bool, optional): Use :math:`\mathbf{A} + 2\mathbf{I}`. (default: ``False``)
+        improved (bool, optional): ``GCNConv(improved=True)``: self-loops of weight 2. As in
+            torch-geometric 2.8, an unweighted graph still gets weight-1 loops (PyG honours
+            ``improved`` only with edge weights; kept for parity with PyG's layer; pass unit
+            ``edge_weight`` for :math:`\mathbf{A} + 2\mathbf{I}`). (default: ``False``)
         add_self_loops (bool, optional): Add self-loops before normalising. (default: ``True``)
         normalize (bool, optional): Normalise the adjacency (``False``: propagate over the
             weighted edges as given, with no self-loops added, e.g. a precomputed diffusion;

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from torch_geometric.utils import add_self_loops, to_dense_adj
+from torch_geometric.utils import to_dense_adj
 
 import graphinfo.models.mvgrl as mvgrl_module
 from graphinfo.data.synthetic import planted_partition
@@ -17,11 +17,16 @@ def _planted(nodes=600, seed=1):
 
 
 def _dense_views(data, alpha):
+    """The authors' matrices: D^-1/2 (A + 2I) D^-1/2, and PPR of D^-1/2 (A + I) D^-1/2."""
     n = data.num_nodes
-    a = to_dense_adj(add_self_loops(data.edge_index, num_nodes=n)[0], max_num_nodes=n)[0]
-    d = a.sum(1).pow(-0.5)
-    s1 = d[:, None] * a * d[None, :]
-    return s1, alpha * torch.linalg.inv(torch.eye(n) - (1 - alpha) * s1)
+    a = to_dense_adj(data.edge_index, max_num_nodes=n)[0]
+
+    def normalised(m):
+        d = m.sum(1).pow(-0.5)
+        return d[:, None] * m * d[None, :]
+    t = normalised(a + torch.eye(n))
+    return normalised(a + 2 * torch.eye(n)), alpha * torch.linalg.inv(torch.eye(n)
+                                                                       - (1 - alpha) * t)
 
 
 def test_the_loss_is_the_authors_formula_on_dense_matrices():
