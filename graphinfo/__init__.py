@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 #: Top-level names and the module each comes from.
 _EXPORTS = {"DGI": "graphinfo.models", "DMGI": "graphinfo.models", "HDGI": "graphinfo.models",
             "GMI": "graphinfo.models", "InfoGraph": "graphinfo.models",
+            "MultiView": "graphinfo.models", "MVGRL": "graphinfo.models",
+            "GRACE": "graphinfo.models", "GCA": "graphinfo.models",
+            "GraphCPC": "graphinfo.models",
             "build_model": "graphinfo.models", "Embedder": "graphinfo.embedder",
             "Run": "graphinfo.runs",
             "load_run": "graphinfo.runs"}
@@ -20,11 +23,24 @@ _EXPORTS = {"DGI": "graphinfo.models", "DMGI": "graphinfo.models", "HDGI": "grap
 if TYPE_CHECKING:
     from graphinfo import estimators
     from graphinfo.embedder import Embedder
-    from graphinfo.models import DGI, DMGI, GMI, HDGI, InfoGraph, build_model
+    from graphinfo.models import (
+        DGI,
+        DMGI,
+        GCA,
+        GMI,
+        GRACE,
+        HDGI,
+        MVGRL,
+        GraphCPC,
+        InfoGraph,
+        MultiView,
+        build_model,
+    )
     from graphinfo.runs import Run, load_run
 
-__all__ = ["DGI", "DMGI", "GMI", "HDGI", "InfoGraph", "Embedder", "Run", "build_model",
-           "estimators", "load_run", "__version__"]
+__all__ = ["DGI", "DMGI", "GMI", "HDGI", "InfoGraph", "MultiView", "MVGRL", "GRACE", "GCA",
+           "GraphCPC", "Embedder", "Run", "build_model", "estimators", "load_run",
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:
