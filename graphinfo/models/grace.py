@@ -230,8 +230,7 @@ class GRACE(MIModel):
         encoded and the seed nodes (the first ``batch.batch_size``) contrasted with each other
         (``global_summary`` is not used: GRACE has no summary)."""
         seeds = int(batch.batch_size)
-        weight = getattr(batch, "edge_weight", None)
-        out = self(batch.x, batch.edge_index, weight)
+        out = self(*self.subgraph_inputs(batch))     # the full graph's GCN normalisation
         return self.loss(out.u[:seeds], out.v[:seeds])
 
     def __repr__(self) -> str:
@@ -261,9 +260,11 @@ class GCA(GRACE):
         if len(drop_edge) != 2 or len(drop_feature) != 2:
             raise ValueError(f"'drop_edge' and 'drop_feature' must be pairs, got {drop_edge!r} "
                              f"and {drop_feature!r}")
-        augmentations = [Compose([AdaptiveDropEdges(pe, centrality=centrality, cutoff=cutoff),
-                                  AdaptiveMaskFeatures(pf, centrality=centrality,
-                                                       cutoff=cutoff)])
+        # Features first: both read the input graph's centrality (computed once, cached),
+        # as the authors' code does, not that of an edge-dropped view.
+        augmentations = [Compose([AdaptiveMaskFeatures(pf, centrality=centrality,
+                                                       cutoff=cutoff),
+                                  AdaptiveDropEdges(pe, centrality=centrality, cutoff=cutoff)])
                          for pe, pf in zip(drop_edge, drop_feature)]
         self.centrality = centrality
         super().__init__(hidden_channels, augmentations=augmentations, **kwargs)

@@ -75,7 +75,9 @@ class MultiView(MIModel):
     :meth:`prepare` (``diffusion=`` settings) once per graph.
 
     Special cases: two ``'graph'`` views with a shared encoder give DGI's loss exactly (each
-    term is DGI's); ``['graph', 'diffusion']`` with two GCN encoders is MVGRL's node-level model.
+    term is DGI's); MVGRL's node-level model is a two-view instance with its own settings (a
+    dense, unnormalised diffusion and encoders that do not renormalise it):
+    :class:`graphinfo.models.MVGRL`.
 
     Args:
         hidden_channels (int): Size of the node embeddings.
@@ -242,6 +244,8 @@ class MultiView(MIModel):
         base = Data(x=x, edge_index=edge_index, num_nodes=x.size(0), **graphs)
         if edge_weight is not None:
             base.edge_weight = edge_weight
+        if batch is not None:           # batch-aware augmentations keep graphs apart
+            base.batch = batch
         perm = self.corruption.permutation(x.size(0), x.device)
         pos, neg = zip(*(self._encode(v, self._view_of(v, base), perm)
                          for v in range(self.num_views)))

@@ -16,9 +16,11 @@ dimension :math:`i`, :math:`s_i = \log(1 + \sum_u [x_{ui} \ne 0]\, \varphi(u))`,
 mass of the nodes that have it (``feature_weight='magnitude'``: :math:`|x_{ui}|` instead, the
 code's form for dense features); a dimension no node uses gets the lowest score. Centralities:
 degree, PageRank (the paper's :math:`\boldsymbol{\sigma} = 0.85\,\mathbf{A}\mathbf{D}^{-1}
-\boldsymbol{\sigma} + \mathbf{1}`, iterated to convergence) and eigenvector centrality (power
-iterations), computed once per graph and cached while the same ``edge_index`` tensor comes
-back.
+\boldsymbol{\sigma} + \mathbf{1}`, iterated to convergence; the authors' ``compute_pr``
+iterates :math:`\mathbf{x} \leftarrow 0.15\,\mathbf{x} + 0.85\,\mathbf{A}\mathbf{D}^{-1}
+\mathbf{x}` a fixed number of times, another scale, so PageRank probabilities here follow the
+paper's definition, not the code's) and eigenvector centrality (power iterations), computed
+once per graph and cached while the same ``edge_index`` tensor comes back.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from graphinfo.nn.augmentations import edge_attribute_keys
 from graphinfo.nn.corruptions import CORRUPTIONS, Augmentation, check_probability, drawing_from
 from graphinfo.tensor_cache import TensorCache
 
@@ -156,15 +159,15 @@ class AdaptiveDropEdges(_Adaptive):
         return self._cache.get((edge_index,), ("edges", self.edge_score), build)
 
     def augment(self, view: Data) -> Data:
+        if getattr(view, "edge_index", None) is not None and view.edge_index.size(1) == 0:
+            return copy.copy(view)
         probability = self.probabilities(view)
         with drawing_from(self.generator, view.edge_index.device):
             kept = torch.rand(probability.shape, device=probability.device) >= probability
         out = copy.copy(view)
         out.edge_index = view.edge_index[:, kept]
-        for key in view.keys():
-            if key != "edge_index" and view.is_edge_attr(key) \
-                    and not key.endswith("_edge_index"):
-                out[key] = view[key][kept]
+        for key in edge_attribute_keys(view):
+            out[key] = view[key][kept]
         return out
 
 

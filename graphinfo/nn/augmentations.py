@@ -25,7 +25,7 @@ from graphinfo.nn.corruptions import CORRUPTIONS, Augmentation, check_probabilit
 from graphinfo.walks import random_walks
 
 __all__ = ["DropNodes", "FeatureDropout", "RandomWalkSubgraph", "AddEdges", "RewireEdges",
-           "UseView", "keep_nodes"]
+           "UseView", "edge_attribute_keys", "keep_nodes"]
 
 
 def _is_stored_view(view: Data, key: str) -> bool:
@@ -34,8 +34,9 @@ def _is_stored_view(view: Data, key: str) -> bool:
     return prefix != key and f"{prefix}_edge_index" in view
 
 
-def _edge_keys(view: Data) -> list[str]:
-    """The attributes aligned with the view's own edges (not those of a stored view)."""
+def edge_attribute_keys(view: Data) -> list[str]:
+    """The attributes aligned with the view's own edges (``edge_weight``, ``edge_attr`` ...;
+    not those of a stored view, ``<name>_edge_index`` / ``<name>_edge_weight``)."""
     return [key for key in view.keys() if key != "edge_index" and view.is_edge_attr(key)
             and not _is_stored_view(view, key)]
 
@@ -65,7 +66,7 @@ def keep_nodes(view: Data, mask: Tensor, relabel_nodes: bool) -> Data:
     (``<name>_edge_index``, e.g. a diffusion) is restricted the same way."""
     num_nodes = view.num_nodes
     out = copy.copy(view)
-    graphs = [("", _edge_keys(view))] + [
+    graphs = [("", edge_attribute_keys(view))] + [
         (f"{name}_", [f"{name}_edge_weight"] if f"{name}_edge_weight" in view else [])
         for name in _stored_views(view)]
     for prefix, keys in graphs:
@@ -132,8 +133,9 @@ class FeatureDropout(Augmentation):
 
     def augment(self, view: Data) -> Data:
         out = copy.copy(view)
-        with drawing_from(self.generator, view.x.device):
-            out.x = torch.nn.functional.dropout(view.x, p=self.p, training=True)
+        x = view.x.to_dense() if view.x.layout != torch.strided else view.x
+        with drawing_from(self.generator, x.device):
+            out.x = torch.nn.functional.dropout(x, p=self.p, training=True)
         return out
 
     def __repr__(self) -> str:
@@ -219,7 +221,7 @@ def _with_edges(view: Data, kept: Tensor | None, added: Tensor,
     out = copy.copy(view)
     base = view.edge_index if kept is None else kept_index
     out.edge_index = torch.cat([base, added], 1)
-    for key in _edge_keys(view):
+    for key in edge_attribute_keys(view):
         value = view[key] if kept is None else view[key][kept]
         fill = torch.ones if key == "edge_weight" else torch.zeros
         out[key] = torch.cat([value, fill((added.size(1),) + value.shape[1:], dtype=value.dtype,
@@ -278,11 +280,17 @@ class RewireEdges(Augmentation):
         edge_index = getattr(view, "edge_index", None)
         if edge_index is None:
             raise ValueError("RewireEdges needs a view with an 'edge_index'")
+        # Self-loops stay (PyG's dropout_edge mirrors them with force_undirected); the other
+        # edges are dropped and as many random ones added.
+        loop = edge_index[0] == edge_index[1]
+        loops, others = loop.nonzero().view(-1), (~loop).nonzero().view(-1)
         with drawing_from(self.generator, edge_index.device):
             # With force_undirected PyG returns the kept edges' indices, else a mask.
-            kept_index, kept = dropout_edge(edge_index, p=self.p,
+            kept_index, kept = dropout_edge(edge_index[:, others], p=self.p,
                                             force_undirected=self.force_undirected)
-            dropped = edge_index.size(1) - kept_index.size(1)
+            kept_index = torch.cat([edge_index[:, loops], kept_index], 1)
+            kept = torch.cat([loops, others[kept]])
+            dropped = max(0, edge_index.size(1) - kept_index.size(1))
             added = _random_edges(view, dropped // 2 if self.force_undirected else dropped,
                                   self.force_undirected)
         return _with_edges(view, kept, added, kept_index)
@@ -311,7 +319,7 @@ class UseView(Augmentation):
                              f"graphinfo.transforms.DiffusionView(name={self.name!r}) to the "
                              f"data first")
         out = copy.copy(view)
-        for key in _edge_keys(view):
+        for key in edge_attribute_keys(view):
             del out[key]
         out.edge_index = view[index_key]
         weight = getattr(view, weight_key, None)

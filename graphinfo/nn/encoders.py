@@ -812,7 +812,7 @@ def _dense_attention(conv: GATConv, x: Tensor, alpha: tuple[Tensor, Tensor],
     v = alpha_src.t().contiguous()                  # (K, N): the layout the GEMMs want
     u = alpha_dst.t().contiguous()
     dropout = conv.dropout > 0 and conv.training
-    if dropout or not 0.0 <= slope <= 1.0 or \
+    if dropout or not 0.0 <= slope <= 1.0 or v.size(1) == 0 or \
             float((v.amax(1) - v.amin(1)).max().detach()) > GAT_FACTORISED_MAX_SPREAD:
         scores = torch.nn.functional.leaky_relu(u.unsqueeze(2) + v.unsqueeze(1), slope)
         scores = scores.masked_fill(adjacency == 0, float("-inf"))

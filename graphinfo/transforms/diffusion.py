@@ -15,11 +15,14 @@ sparsified (top-:math:`k` entries per column, or entries above a threshold) and 
 again. Unlike ``GDC`` the original graph is kept: the diffusion lands beside it.
 
 ``exact=True`` inverts (or exponentiates) a dense :math:`N \times N` matrix: fine for graphs of a
-few ten thousand nodes (:math:`8 N^2` bytes and more). ``exact=False`` computes the PPR by local
-pushes (:func:`graphinfo.transforms.ppr.approximate_ppr`, to a push tolerance ``tolerance``)
-and sparsifies each node's vector as it is computed, so memory grows with :math:`N k`, not
-:math:`N^2`; it needs the ``numba`` package (``pip install numba``). Both paths give the same
-view up to the push tolerance (tested).
+few ten thousand nodes (several dense :math:`N \times N` float matrices while computing; a view
+kept dense, ``sparsification=None``, takes about :math:`20 N^2` bytes as an edge list).
+``exact=False`` computes the PPR by local pushes (:func:`graphinfo.transforms.ppr.approximate_ppr`,
+to a push tolerance ``tolerance``) and sparsifies each node's vector as it is computed, so
+memory grows with :math:`N k`, not :math:`N^2`; it needs the ``numba`` package (``pip install
+numba``). On an undirected graph both paths give the same view up to the push tolerance
+(tested); on a directed one they differ (the push follows out-edges and out-degrees, GDC's
+symmetric normalisation in-degrees).
 """
 from __future__ import annotations
 

@@ -127,10 +127,13 @@ def approximate_ppr(edge_index: Tensor, num_nodes: int, *, alpha: float = 0.15,
     Args:
         edge_index (Tensor): :math:`(2, E)` edges :math:`u \to v` (both directions for an
             undirected graph); self-loops as given (add them first for :math:`\mathbf{A} +
-            \mathbf{I}`).
+            \mathbf{I}`). The walk follows out-edges and :math:`d` is the out-degree, so on a
+            directed graph this is the PPR of the forward walk.
         num_nodes (int): :math:`N`.
         alpha (float): Teleport probability :math:`\alpha \in (0, 1)`.
-        eps (float): Push tolerance :math:`\epsilon > 0` (relative to the degree).
+        eps (float): Push tolerance :math:`\epsilon > 0`: every entry of
+            :math:`\boldsymbol{\Pi}` within :math:`\epsilon d_v` of the exact one (of the
+            ``'sym'`` form within :math:`\epsilon \sqrt{d_s d_v}`).
         edge_weight (Tensor, optional): :math:`(E,)` non-negative weights :math:`A_{uv}`.
         normalization (str): ``'row'`` returns :math:`\boldsymbol{\Pi}` (row :math:`s`: the
             walk's visiting probabilities from :math:`s`), ``'sym'`` returns
@@ -187,6 +190,11 @@ def approximate_ppr(edge_index: Tensor, num_nodes: int, *, alpha: float = 0.15,
     else:
         row_scale = col_scale = torch.ones(num_nodes, dtype=torch.float64)
     nodes = torch.arange(num_nodes) if sources is None else sources.detach().cpu().long()
+    if nodes.numel() and (int(nodes.min()) < 0 or int(nodes.max()) >= num_nodes):
+        raise ValueError(f"'sources' holds nodes outside [0, {num_nodes})")
+    if nodes.numel() == 0:
+        return (torch.empty(2, 0, dtype=torch.long, device=device),
+                torch.empty(0, dtype=torch.float32, device=device))
     # A source's entries sum to at most max(row_scale) max(col_scale): so many reach threshold.
     keep = top_k if top_k is not None else \
         int(float(row_scale.max()) * float(col_scale.max()) / threshold) + 1

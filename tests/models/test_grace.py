@@ -96,3 +96,29 @@ def test_mini_batches_contrast_the_seeds_and_bad_settings_are_refused():
         GRACE(8, in_channels=5, augmentations=[lambda x: x])
     with pytest.raises(ValueError, match="'chunk_size' must be a positive int"):
         node_infonce_loss(torch.ones(3, 2), torch.ones(3, 2), chunk_size=0)
+
+
+def test_gca_reads_the_input_graphs_centrality_once(monkeypatch):
+    import graphinfo.nn.adaptive as adaptive
+
+    calls = []
+    original = adaptive.node_centrality
+    monkeypatch.setattr(adaptive, "node_centrality",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    data = _planted()
+    model = GCA(16, in_channels=500, centrality="pagerank")
+    model.loss(*model(data.x, data.edge_index))
+    assert len(calls) == 4                   # once per augmentation (2 views x 2), from the
+    for _ in range(3):                       # input graph, then cached
+        model.loss(*model(data.x, data.edge_index))
+    assert len(calls) == 4
+
+
+def test_subgraph_loss_uses_the_full_graphs_normalisation(monkeypatch):
+    data = _planted()
+    model = GRACE(16, in_channels=500)
+    used = []
+    original = model.subgraph_inputs
+    monkeypatch.setattr(model, "subgraph_inputs", lambda b: used.append(1) or original(b))
+    fit_minibatch(model, data, batch_size=256, num_neighbors=[5, 5], epochs=1, progress=False)
+    assert used

@@ -86,3 +86,17 @@ def test_every_estimator_learns_planted_structure_from_graph_and_diffusion(estim
     acc = linear_probe(embed(model, data), data.y, split)["test_acc"]
     assert acc > 0.85, (estimator, acc, untrained)
     assert acc > untrained + 0.2, (estimator, acc, untrained)
+
+
+def test_augmented_views_of_a_batch_keep_its_graphs_apart():
+    from torch_geometric.data import Batch
+
+    graphs = Batch.from_data_list([_planted(seed=s, nodes=30) for s in range(3)])
+    model = MultiView(8, views=["graph", "add_edges"], in_channels=16)
+    seen = []
+    view = model.views[1]
+    model.views[1] = lambda data: seen.append(view(data)) or seen[-1]
+    out = model(graphs.x, graphs.edge_index, batch=graphs.batch)
+    added = seen[0]
+    assert (added.batch[added.edge_index[0]] == added.batch[added.edge_index[1]]).all()
+    assert out.summaries.shape == (2, 90, 8)            # each node's own graph's summary

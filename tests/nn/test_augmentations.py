@@ -155,3 +155,27 @@ def test_bad_settings_are_refused():
         AddEdges(-0.1)
     with pytest.raises(ValueError, match="DropNodes needs a view with an 'edge_index'"):
         DropNodes().augment(Data(x=torch.ones(3, 1)))
+
+
+def test_rewiring_keeps_self_loops_once_and_never_draws_a_negative_count():
+    view = Data(x=torch.ones(3, 1), edge_index=torch.tensor([[0, 1, 2, 0, 1], [0, 1, 2, 1, 0]]),
+                num_nodes=3)
+    for seed in range(20):
+        out = RewireEdges(0.1, force_undirected=True,
+                          generator=torch.Generator().manual_seed(seed)).augment(view)
+        loops = out.edge_index[0] == out.edge_index[1]
+        assert sorted(out.edge_index[0, loops].tolist())[:3] == [0, 1, 2]
+        assert int(loops.sum()) - sum(1 for a, b in out.edge_index[:, 3:].t().tolist()
+                                      if a == b) == 3
+
+
+def test_adaptive_drops_leave_a_stored_view_of_the_same_length_alone_and_empty_graphs_pass():
+    from graphinfo.nn import AdaptiveDropEdges
+
+    view = Data(x=torch.ones(5, 2), edge_index=torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]),
+                diffusion_edge_index=torch.tensor([[0, 1, 2, 3], [0, 1, 2, 3]]),
+                diffusion_edge_weight=torch.ones(4), num_nodes=5)
+    out = AdaptiveDropEdges(0.5, generator=torch.Generator().manual_seed(0)).augment(view)
+    assert out.diffusion_edge_weight.numel() == out.diffusion_edge_index.size(1) == 4
+    empty = Data(x=torch.ones(3, 2), edge_index=torch.empty(2, 0, dtype=torch.long))
+    assert AdaptiveDropEdges().augment(empty).edge_index.size(1) == 0

@@ -659,3 +659,11 @@ def test_gcn_without_normalisation_propagates_the_given_weights_as_pyg_does():
     normalised = GCNEncoder(NUM_FEATURES, 8, act="identity")
     normalised.load_state_dict(fast.state_dict())
     assert not torch.allclose(normalised(x, edge_index, weight), expected, atol=1e-3)
+
+
+def test_gat_shuffled_pair_of_an_empty_graph_is_empty():
+    encoder = GATEncoder(NUM_FEATURES, 8, heads=2)
+    x = torch.empty(0, NUM_FEATURES)
+    pos, neg = encoder.forward_shuffled(x, torch.empty(2, 0, dtype=torch.long),
+                                        perm=torch.empty(0, dtype=torch.long))
+    assert pos.shape == neg.shape == (0, 8)

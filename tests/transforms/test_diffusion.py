@@ -115,3 +115,14 @@ def test_approximate_ppr_rejects_bad_arguments():
         approximate_ppr(edge_index, 2, normalization="col")
     with pytest.raises(ValueError, match="'tolerance' must be > 0"):
         DiffusionView(tolerance=0.0)
+
+
+def test_approximate_ppr_checks_its_sources_and_takes_none():
+    pytest.importorskip("numba")
+    from graphinfo.transforms.ppr import approximate_ppr
+
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    with pytest.raises(ValueError, match="'sources' holds nodes outside \\[0, 3\\)"):
+        approximate_ppr(edge_index, 3, sources=torch.tensor([3]))
+    index, value = approximate_ppr(edge_index, 3, sources=torch.tensor([], dtype=torch.long))
+    assert index.shape == (2, 0) and value.shape == (0,)
