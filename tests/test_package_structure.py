@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "graphinfo"
 
 
@@ -168,3 +170,17 @@ def test_the_catalog_names_the_registered_models():
 
     builtin = [name for name, cls in MODELS.items() if cls.__module__.startswith("graphinfo.")]
     assert list(BUILTIN_MODELS) == builtin and DEFAULT_MODEL in BUILTIN_MODELS
+
+
+@pytest.mark.parametrize("module", ["graphinfo.sources", "graphinfo.minibatch", "graphinfo.train",
+                                    "graphinfo.distributed", "graphinfo.experiment",
+                                    "graphinfo.models.mvgrl"])
+def test_each_entry_module_imports_first_in_a_fresh_interpreter(module):
+    # A spawned worker process imports the engine's modules in whatever order its target
+    # needs; an import cycle then fails there and nowhere else.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]

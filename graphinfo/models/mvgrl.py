@@ -9,7 +9,6 @@ from torch import Tensor
 
 from graphinfo.models.base import ModelDefaults
 from graphinfo.models.multiview import MultiView
-from graphinfo.sources import induced_subgraph
 from graphinfo.transforms.diffusion import DiffusionView
 from graphinfo.transforms.views import NormalizedAdjacencyView
 
@@ -121,6 +120,8 @@ class MVGRL(MultiView):
         """The loss of one step: on the whole graph, or (``sample_size`` smaller than the
         graph) the mean loss of ``batch_size`` windows of consecutive node ids cut from the
         full graph's views (the authors' sampling)."""
+        from graphinfo.sources import induced_subgraph  # sources imports the models
+
         data = self.prepare(data)
         if self.sample_size is None or self.sample_size >= data.num_nodes:
             return super().training_loss(data)
