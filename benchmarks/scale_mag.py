@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scale = papers / seeds.numel() if seeds is not None else 1.0
     epoch_s = sorted(history.epoch_times)[len(history.epoch_times) // 2] * scale
     return {
-        "command": "python benchmarks/scale_mag.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/scale_mag.py " + " ".join(args.argv),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": speed.machine_info("cpu", allocator),
         "fraction": args.fraction, "papers": papers, "nodes": sum(
@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
+    # The command recorded: these arguments (scale.py --mag passes them on without --mag).
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     report = run(args)
     write(report, Path(args.out))
     print(markdown(report))
