@@ -102,7 +102,6 @@ class GraphCPC(MIModel):
         self.predictors = torch.nn.ModuleList(
             torch.nn.Linear(hidden_channels, hidden_channels, bias=False)
             for _ in range(steps)) if predictor == "linear" else None
-        self.estimator_name = estimator if isinstance(estimator, str) else None
         self.estimator = None if estimator == "infonce" else \
             make_estimator(estimator, **(estimator_kwargs or {}))
         self._csr = TensorCache(size=1)

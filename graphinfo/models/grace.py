@@ -15,6 +15,7 @@ from torch_geometric.data import Data
 
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
 from graphinfo.nn.adaptive import AdaptiveDropEdges, AdaptiveMaskFeatures
+from graphinfo.nn.augmentations import encoder_inputs
 from graphinfo.nn.corruptions import Compose, DropEdges, MaskFeatures, as_augmentation
 from graphinfo.nn.encoders import make_encoder
 
@@ -169,7 +170,6 @@ class GRACE(MIModel):
                                               torch.nn.ELU(),
                                               torch.nn.Linear(projection, hidden_channels))
         self.augmentations = self._augmentations(augmentations, drop_edge, drop_feature)
-        self.estimator_name = estimator if isinstance(estimator, str) else None
         self.estimator = None if estimator == "infonce" else \
             make_estimator(estimator, **(estimator_kwargs or {}))
         self.reset_parameters()
@@ -194,9 +194,7 @@ class GRACE(MIModel):
         return self.projection(h)
 
     def _encode(self, view: Data) -> Tensor:
-        weight = getattr(view, "edge_weight", None)
-        args = (view.edge_index,) if weight is None else (view.edge_index, weight)
-        return self.encoder(view.x, *args)
+        return self.encoder(*encoder_inputs(view))
 
     def forward(self, x: Tensor, edge_index: Tensor,
                 edge_weight: Tensor | None = None) -> GRACEOutput:

@@ -13,7 +13,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
-from graphinfo.nn.augmentations import UseView
+from graphinfo.nn.augmentations import UseView, encoder_inputs
 from graphinfo.nn.corruptions import CORRUPTIONS, ShuffleNodes, as_augmentation, make_corruption
 from graphinfo.nn.discriminators import make_discriminator
 from graphinfo.nn.encoders import make_encoder
@@ -235,8 +235,8 @@ class MultiView(MIModel):
         if callable(uses) and hasattr(encoder, "forward_shuffled") \
                 and uses(view.x, view.edge_index, weight):
             return encoder.forward_shuffled(view.x, view.edge_index, weight, perm=perm)
-        args = (view.edge_index,) if weight is None else (view.edge_index, weight)
-        return encoder(view.x, *args), encoder(view.x[perm], *args)
+        _, *graph = encoder_inputs(view)
+        return encoder(view.x, *graph), encoder(view.x[perm], *graph)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None, *,
                 batch: Tensor | None = None, **graphs: Tensor) -> MultiViewOutput:
@@ -285,9 +285,7 @@ class MultiView(MIModel):
             for v, view in enumerate(self.views):
                 graph = view(base) if isinstance(view, UseView) else base
                 encoder = self.encoders[0 if self.shared_encoder else v]
-                weight = getattr(graph, "edge_weight", None)
-                args = (graph.edge_index,) if weight is None else (graph.edge_index, weight)
-                outs.append(encoder(graph.x, *args))
+                outs.append(encoder(*encoder_inputs(graph)))
                 if self.embedding == "first":
                     break
             if self.embedding == "concat":

@@ -25,7 +25,7 @@ from graphinfo.nn.corruptions import CORRUPTIONS, Augmentation, check_probabilit
 from graphinfo.walks import random_walks
 
 __all__ = ["DropNodes", "FeatureDropout", "RandomWalkSubgraph", "AddEdges", "RewireEdges",
-           "UseView", "edge_attribute_keys", "keep_nodes"]
+           "UseView", "edge_attribute_keys", "encoder_inputs", "keep_nodes"]
 
 
 def _is_stored_view(view: Data, key: str) -> bool:
@@ -39,6 +39,12 @@ def edge_attribute_keys(view: Data) -> list[str]:
     not those of a stored view, ``<name>_edge_index`` / ``<name>_edge_weight``)."""
     return [key for key in view.keys() if key != "edge_index" and view.is_edge_attr(key)
             and not _is_stored_view(view, key)]
+
+
+def encoder_inputs(view: Data) -> tuple[Tensor, ...]:
+    """An encoder's positional inputs from a view: ``(x, edge_index[, edge_weight])``."""
+    weight = getattr(view, "edge_weight", None)
+    return (view.x, view.edge_index) if weight is None else (view.x, view.edge_index, weight)
 
 
 def _node_keys(view: Data) -> list[str]:
