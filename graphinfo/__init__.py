@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {"DGI": "graphinfo.models", "DMGI": "graphinfo.models", "HDGI": "graphinfo.models",
             "GMI": "graphinfo.models", "InfoGraph": "graphinfo.models",
             "MultiView": "graphinfo.models", "MVGRL": "graphinfo.models",
+            "GraphMVGRL": "graphinfo.models",
             "GRACE": "graphinfo.models", "GCA": "graphinfo.models",
             "GraphCPC": "graphinfo.models",
             "build_model": "graphinfo.models", "Embedder": "graphinfo.embedder",
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         HDGI,
         MVGRL,
         GraphCPC,
+        GraphMVGRL,
         InfoGraph,
         MultiView,
         build_model,
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from graphinfo.runs import Run, load_run
 
 __all__ = ["DGI", "DMGI", "GMI", "HDGI", "InfoGraph", "MultiView", "MVGRL", "GRACE", "GCA",
-           "GraphCPC", "Embedder", "Run", "build_model", "estimators", "load_run",
+           "GraphCPC", "GraphMVGRL", "Embedder", "Run", "build_model", "estimators", "load_run",
            "__version__"]
 
 

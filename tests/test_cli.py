@@ -400,3 +400,26 @@ def test_multiplex_models_and_single_relation_models_on_a_heterogeneous_dataset(
     assert main([*PRETRAIN, "--model", "dgi", "--dataset", "planted", "--metapaths", "PAP",
                  *FAST]) == 2
     assert "--metapaths goes with a heterogeneous dataset" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["multiview", "mvgrl", "grace", "gca", "cpc"])
+def test_pretrain_each_multi_view_model(tmp_path, capsys, model):
+    out = tmp_path / model
+    assert main([*PRETRAIN, "--model", model, "--dataset", "planted", "--hidden", "16",
+                 "--epochs", "3", "--patience", "3", "--out", str(out)]) == 0
+    z = torch.load(out / "embeddings.pt")
+    assert z.shape[0] == 2000 and bool(torch.isfinite(z).all())
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == model and config["hidden_channels"] == 16
+    assert 0.0 <= json.loads((out / "metrics.json").read_text())["per_seed"][0]["test_acc"] <= 1
+
+
+def test_pretrain_graph_level_mvgrl_on_a_tu_dataset(tmp_path, capsys, data_root):
+    out = tmp_path / "mvgrl_graph"
+    assert main([*PRETRAIN, "--model", "mvgrl_graph", "--dataset", "mutag", "--root",
+                 str(data_root), "--epochs", "2", "--hidden", "8", "--layers", "2",
+                 "--out", str(out)]) == 0
+    assert "10-fold SVM accuracy" in capsys.readouterr().out
+    assert torch.load(out / "embeddings.pt").shape == (188, 8)
+    config = json.loads((out / "config.json").read_text())
+    assert config["num_layers"] == 2 and config["batch_size"] == 64

@@ -86,3 +86,20 @@ def test_heterogeneous_datasets_reach_each_model_as_it_reads_them(tmp_path):
     dgi = Embedder("dgi", hidden_channels=8, epochs=3, seed=0).fit(loaded)
     assert dgi.embedding_.shape == (60, 8)
     assert torch.equal(dgi.transform(loaded), dgi.embedding_)
+
+
+@pytest.mark.parametrize("model", ["mvgrl", "grace", "gca", "cpc", "multiview"])
+def test_multi_view_models_embed_a_graph(planted, model):
+    z = Embedder(model, seed=0, hidden_channels=8, epochs=2).fit_transform(planted)
+    assert z.shape[0] == planted.num_nodes and bool(torch.isfinite(z).all())
+
+
+def test_graph_level_mvgrl_embeds_each_graph():
+    from graphinfo.models import GraphMVGRL
+
+    graphs = _cycles_and_stars()
+    emb = Embedder("mvgrl_graph", seed=0, hidden_channels=8, num_layers=2, epochs=2,
+                   batch_size=8)
+    z = emb.fit_transform(graphs)
+    assert isinstance(emb.model_, GraphMVGRL) and z.shape == (24, 8)
+    assert torch.allclose(emb.transform(graphs[:5]), z[:5], atol=1e-5)

@@ -21,16 +21,21 @@ class CappedOneHotDegree(BaseTransform):
     Like :class:`torch_geometric.transforms.OneHotDegree` (out-degree, i.e. counted on
     ``edge_index[0]``), but a node whose degree exceeds ``max_degree`` falls into the last column
     instead of raising, so one transform serves graphs not seen when ``max_degree`` was chosen.
-    The feature dimension is ``max_degree + 1``. Existing features are replaced.
+    The feature dimension is ``max_degree + 1``. Existing features are replaced, or with
+    ``append=True`` kept in front of the degree columns (MVGRL's graph features: one-hot node
+    label, then one-hot degree).
 
     Args:
         max_degree (int): Largest degree with its own column.
+        append (bool, optional): Append to existing features instead of replacing them.
+            (default: ``False``)
     """
 
-    def __init__(self, max_degree: int) -> None:
+    def __init__(self, max_degree: int, append: bool = False) -> None:
         if max_degree < 0:
             raise ValueError(f"'max_degree' must be non-negative, got {max_degree}")
         self.max_degree = max_degree
+        self.append = append
 
     def forward(self, data: Data) -> Data:
         """Adds the capped one-hot degree features to ``data``.
@@ -39,15 +44,22 @@ class CappedOneHotDegree(BaseTransform):
             data (Data): A graph with ``edge_index`` and a known number of nodes.
 
         Returns:
-            Data: The same object with ``x`` float32 of shape ``[num_nodes, max_degree + 1]``.
+            Data: The same object with ``x`` float32 of shape ``[num_nodes, max_degree + 1]``
+            (with ``append``: ``[num_nodes, F + max_degree + 1]``).
         """
         deg = degree(data.edge_index[0], data.num_nodes, dtype=torch.long)
-        data.x = one_hot(deg.clamp(max=self.max_degree), self.max_degree + 1,
-                         dtype=torch.float)
+        features = one_hot(deg.clamp(max=self.max_degree), self.max_degree + 1,
+                           dtype=torch.float)
+        existing = getattr(data, "x", None)
+        if self.append and existing is not None:
+            features = torch.cat([existing.to(torch.float).view(features.size(0), -1),
+                                  features], dim=1)
+        data.x = features
         return data
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.max_degree})"
+        append = ", append=True" if self.append else ""
+        return f"{self.__class__.__name__}({self.max_degree}{append})"
 
 
 def max_degree_of(graphs: Iterable[Data], cap: int = DEFAULT_MAX_DEGREE) -> int:

@@ -213,7 +213,9 @@ def load_dataset(name: str, root: PathLike | None = None, *, download: bool = Tr
             :func:`~graphinfo.data.planted_partition`; Amazon/Coauthor take ``train_ratio``,
             ``valid_ratio``, ``seed``; TU takes ``use_node_attr``, ``use_edge_attr``,
             ``max_degree`` (cap of the one-hot degree features of featureless datasets, default
-            256) and ``transform``; OGB takes ``to_undirected`` (default ``True``). Every
+            256), ``degree_features`` (``True``: append one-hot degrees to the node features of
+            every dataset, MVGRL's graph features) and ``transform``; OGB takes
+            ``to_undirected`` (default ``True``). Every
             heterogeneous one takes ``metapaths`` (``'PAP,PSP'`` or a list: the dataset's own
             metapath graphs where it ships them, else built from its typed relations);
             ``'heco:*'`` also ``labelled_per_class`` (20, 40 or 60: the layout's splits) or
@@ -333,16 +335,17 @@ def _load_random_split(spec: DatasetSpec, root: PathLike | None, download: bool,
 
 def _load_tu(spec: DatasetSpec, root: PathLike | None, download: bool,
              max_degree: int = DEFAULT_MAX_DEGREE, transform: Callable | None = None,
-             **kwargs: Any) -> LoadedDataset:
+             degree_features: bool = False, **kwargs: Any) -> LoadedDataset:
     dataset, raw = _open_pyg(spec, root, download, ReadOnlyTUDataset, **kwargs)
-    if dataset.num_node_features == 0:
-        # No node features (IMDB-*, REDDIT-*, COLLAB): one-hot degree, as InfoGraph's baselines.
+    featureless = dataset.num_node_features == 0
+    if featureless or degree_features:
+        # No node features (IMDB-*, REDDIT-*, COLLAB): one-hot degree, as InfoGraph's baselines;
+        # degree_features=True appends it to the node features (MVGRL's: label, then degree).
         cap = max_degree_of(dataset, cap=max_degree)
-        logger.info("%s has no node features; using one-hot degree (max degree %d)", spec.name,
-                    cap)
-        degree_features = CappedOneHotDegree(cap)
-        transform = degree_features if transform is None else Compose([degree_features,
-                                                                         transform])
+        logger.info("%s: %s one-hot degree (max degree %d)", spec.name,
+                    "no node features; using" if featureless else "appending", cap)
+        degrees = CappedOneHotDegree(cap, append=not featureless)
+        transform = degrees if transform is None else Compose([degrees, transform])
     dataset.transform = transform
     return LoadedDataset(spec.name, "graph", None, dataset, None, dataset.num_classes,
                          dataset.num_features, os.fspath(raw))

@@ -23,13 +23,15 @@ from graphinfo.models.hdgi import HDGI, HDGIOutput
 from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
 from graphinfo.models.multiview import MultiView, MultiViewOutput
 from graphinfo.models.mvgrl import MVGRL
+from graphinfo.models.mvgrl_graph import GraphMVGRL, GraphMVGRLOutput
 from graphinfo.resolver import registered_name
 
 #: Registered models by name. Adding a model is one file in ``graphinfo/models/`` and one line
 #: here (or, outside the package, ``register_model``).
 MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGraph,
                                      "dmgi": DMGI, "hdgi": HDGI, "multiview": MultiView,
-                                     "mvgrl": MVGRL, "grace": GRACE, "gca": GCA,
+                                     "mvgrl": MVGRL, "mvgrl_graph": GraphMVGRL,
+                                     "grace": GRACE, "gca": GCA,
                                      "cpc": GraphCPC}
 
 
@@ -147,6 +149,7 @@ def is_graph_level(model: str | type[MIModel]) -> bool:
 __all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "DMGI", "DMGIOutput",
            "HDGI", "HDGIOutput", "GMI", "GMIOutput",
            "InfoGraph", "InfoGraphOutput", "MultiView", "MultiViewOutput", "MVGRL", "GRACE", "GCA",
+           "GraphMVGRL", "GraphMVGRLOutput",
            "GRACEOutput", "GraphCPC", "GraphCPCOutput", "MODELS",
            "DEFAULT_MODEL", "register_model",
            "model_class", "model_name", "build_model", "is_graph_level"]

@@ -97,10 +97,12 @@ def feature_size(data: Any) -> int:
     if isinstance(data, HeteroData):
         raise ValueError("a HeteroData has one feature size per node type: the model must "
                          "define from_data(data, ...) to read what it needs")
-    x = getattr(data, "x", None)
-    if x is None and not isinstance(data, Data) and hasattr(data, "__getitem__") \
-            and hasattr(data, "__len__") and len(data):
-        x = getattr(data[0], "x", None)
+    if not isinstance(data, Data) and hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        # A collection: its first graph as the model will see it (a Dataset's ``x`` attribute
+        # is the stored features, before the dataset's transform).
+        x = getattr(data[0], "x", None) if len(data) else None
+    else:
+        x = getattr(data, "x", None)
     if x is None or x.dim() != 2:
         raise ValueError(f"cannot read a node feature size from {type(data).__name__}: expected "
                          f"a graph (or graphs) with 2-D node features 'x'")

@@ -250,8 +250,9 @@ class GCA(GRACE):
     The other arguments are :class:`GRACE`'s.
     """
 
-    def __init__(self, hidden_channels: int = 128, *, centrality: str = "degree",
-                 cutoff: float = 0.7, drop_edge: Sequence[float] = (0.2, 0.4),
+    def __init__(self, hidden_channels: int = 128, *, in_channels: int | None = None,
+                 centrality: str = "degree", cutoff: float = 0.7,
+                 drop_edge: Sequence[float] = (0.2, 0.4),
                  drop_feature: Sequence[float] = (0.3, 0.4), **kwargs: Any) -> None:
         if "augmentations" in kwargs:
             raise ValueError("GCA builds its own augmentations; use GRACE(augmentations=...)")
@@ -265,4 +266,5 @@ class GCA(GRACE):
                                   AdaptiveDropEdges(pe, centrality=centrality, cutoff=cutoff)])
                          for pe, pf in zip(drop_edge, drop_feature)]
         self.centrality = centrality
-        super().__init__(hidden_channels, augmentations=augmentations, **kwargs)
+        super().__init__(hidden_channels, in_channels=in_channels, augmentations=augmentations,
+                         **kwargs)

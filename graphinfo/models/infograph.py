@@ -33,6 +33,19 @@ class InfoGraphOutput(NamedTuple):
     """The graph of each node, :math:`(N)`."""
 
 
+def local_global_estimate(estimator: Callable[..., Tensor], scores: Tensor, batch: Tensor
+                          ) -> Tensor:
+    r"""The MI estimate of an :math:`N \times B` matrix of node-graph critic scores: node
+    :math:`i` against its own graph :math:`b(i)` (``batch``) is the positive pair, against every
+    other graph of the batch a negative one (InfoGraph's local-global objective; no
+    :math:`N \times N` mask is ever built)."""
+    rows = torch.arange(scores.size(0), device=scores.device)
+    positive = scores[rows, batch]
+    negative_mask = torch.ones_like(scores, dtype=torch.bool)
+    negative_mask[rows, batch] = False
+    return estimator(positive, scores, None, negative_mask)
+
+
 class InfoGraph(MIModel):
     r"""InfoGraph: maximises the MI between every node embedding :math:`\mathbf{h}_i` and the
     embedding :math:`\mathbf{g}_{b(i)}` of its own graph, against the other graphs in the batch.
@@ -172,12 +185,7 @@ class InfoGraph(MIModel):
         if graph_z.size(0) < 2:
             raise ValueError("InfoGraph contrasts graphs with each other: a batch needs at least "
                              f"two graphs, got {graph_z.size(0)}")
-        scores = self.scores(node_z, graph_z)
-        rows = torch.arange(node_z.size(0), device=node_z.device)
-        positive = scores[rows, batch]
-        negative_mask = torch.ones_like(scores, dtype=torch.bool)
-        negative_mask[rows, batch] = False
-        loss = -self.estimator(positive, scores, None, negative_mask)
+        loss = -local_global_estimate(self.estimator, self.scores(node_z, graph_z), batch)
         if self.prior_discriminator is not None:
             sample = torch.rand_like(graph_z)
             real = self.prior_discriminator(sample)

@@ -208,15 +208,25 @@ class MLPDiscriminator(torch.nn.Module):
 
 
 class Projection(torch.nn.Module):
-    """InfoGraph's projection head: a three-layer ReLU MLP plus a linear shortcut."""
+    r"""InfoGraph's projection head: a three-layer MLP plus a linear shortcut,
+    :math:`\phi(\mathbf{x}) = \mathrm{MLP}(\mathbf{x}) + \mathbf{W}\mathbf{x}`, from
+    ``in_channels`` (default: ``channels``) to ``channels`` features, each layer followed by
+    ``act`` (``'relu'``, InfoGraph's, or ``'prelu'``, MVGRL's: one slope per layer)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, *, in_channels: int | None = None,
+                 act: str = "relu") -> None:
         super().__init__()
+        if act not in ("relu", "prelu"):
+            raise ValueError(f"'act' must be 'relu' or 'prelu', got {act!r}")
+        width = channels if in_channels is None else in_channels
+
+        def activation() -> torch.nn.Module:
+            return torch.nn.ReLU() if act == "relu" else torch.nn.PReLU()
         self.block = torch.nn.Sequential(
-            torch.nn.Linear(channels, channels), torch.nn.ReLU(),
-            torch.nn.Linear(channels, channels), torch.nn.ReLU(),
-            torch.nn.Linear(channels, channels), torch.nn.ReLU())
-        self.shortcut = torch.nn.Linear(channels, channels)
+            torch.nn.Linear(width, channels), activation(),
+            torch.nn.Linear(channels, channels), activation(),
+            torch.nn.Linear(channels, channels), activation())
+        self.shortcut = torch.nn.Linear(width, channels)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.block(x) + self.shortcut(x)

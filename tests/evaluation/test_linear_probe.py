@@ -74,3 +74,27 @@ def test_without_a_test_split_only_the_selection_runs():
     assert set(result) == {"train_acc", "valid_acc", "C"} and result["valid_acc"] > 0.9
     full = linear_probe(z, y, {**split, "test": torch.arange(45, 60)})
     assert full["valid_acc"] == result["valid_acc"] and full["C"] == result["C"]
+
+
+def test_an_empty_valid_part_chooses_C_by_cross_validation_on_the_training_nodes():
+    from sklearn.model_selection import StratifiedKFold
+
+    z, y, split = blobs(separation=1.0)
+    train = torch.cat([split["train"], split["valid"]])
+    cv_split = {"train": train, "valid": torch.zeros(0, dtype=torch.long),
+                "test": split["test"]}
+    Cs = (1e-4, 1e-2, 1.0, 100.0)
+    result = linear_probe(z, y, cv_split, Cs=Cs, inner_folds=3)
+    zs = StandardScaler().fit(z[train].numpy()).transform(z[train].numpy())
+    labels = y[train].numpy()
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(zs, labels))
+    scores = {C: sum(LogisticRegression(C=C, max_iter=2000).fit(zs[a], labels[a])
+                     .score(zs[b], labels[b]) for a, b in folds) / 3 for C in Cs}
+    best = max(Cs, key=lambda C: (scores[C], -Cs.index(C)))
+    assert result["C"] == best and result["valid_acc"] == pytest.approx(scores[best])
+    # The test labels never enter the choice.
+    y_scrambled = y.clone()
+    y_scrambled[split["test"]] = y[split["test"]][torch.randperm(len(split["test"]))]
+    assert linear_probe(z, y_scrambled, cv_split, Cs=Cs, inner_folds=3)["C"] == best
+    with pytest.raises(ValueError, match=r"split\['train'\] is empty"):
+        linear_probe(z, y, {**cv_split, "train": torch.zeros(0, dtype=torch.long)})

@@ -126,3 +126,45 @@ def test_approximate_ppr_checks_its_sources_and_takes_none():
         approximate_ppr(edge_index, 3, sources=torch.tensor([3]))
     index, value = approximate_ppr(edge_index, 3, sources=torch.tensor([], dtype=torch.long))
     assert index.shape == (2, 0) and value.shape == (0,)
+
+
+@pytest.mark.parametrize("method", ["ppr", "heat"])
+def test_per_graph_diffusion_is_the_whole_batchs_dense_diffusion(method):
+    from torch_geometric.data import Batch, Data
+    from torch_geometric.utils import erdos_renyi_graph, to_undirected
+
+    from graphinfo.transforms import per_graph_diffusion
+
+    torch.manual_seed(0)
+    sizes = (5, 9, 1, 7)
+    batch = Batch.from_data_list([
+        Data(edge_index=to_undirected(erdos_renyi_graph(n, 0.4)), num_nodes=n) for n in sizes])
+    index, weight = per_graph_diffusion(batch.edge_index, batch.batch, method=method)
+    assert index.size(1) == sum(n * n for n in sizes)             # every within-graph pair
+    assert bool((batch.batch[index[0]] == batch.batch[index[1]]).all())   # never across
+    whole = DiffusionView(method, sparsification=None, normalization_out=None)(
+        Data(edge_index=batch.edge_index, num_nodes=batch.num_nodes))
+    n = batch.num_nodes
+    expected = torch.zeros(n, n)
+    expected[whole.diffusion_edge_index[0], whole.diffusion_edge_index[1]] = \
+        whole.diffusion_edge_weight
+    got = torch.zeros(n, n)
+    got[index[0], index[1]] = weight
+    assert torch.allclose(got, expected, atol=1e-5)
+    if method == "ppr":                    # hand formula on the first graph
+        first = Data(edge_index=batch.get_example(0).edge_index, num_nodes=5)
+        assert torch.allclose(got[:5, :5], _exact_ppr(first, 0.2), atol=1e-5)
+
+
+def test_per_graph_diffusion_checks_its_arguments():
+    from graphinfo.transforms import per_graph_diffusion
+
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match="'method'"):
+        per_graph_diffusion(edge_index, method="katz")
+    with pytest.raises(ValueError, match="'alpha'"):
+        per_graph_diffusion(edge_index, alpha=1.5)
+    with pytest.raises(ValueError, match="sorted"):
+        per_graph_diffusion(edge_index, torch.tensor([1, 0]))
+    index, weight = per_graph_diffusion(edge_index)         # one graph, read off the edges
+    assert index.size(1) == 4 and torch.allclose(weight.view(2, 2), weight.view(2, 2).t())
