@@ -608,13 +608,15 @@ def save(report: dict[str, Any], out: Path) -> None:
     speed.write_atomic(out / "scale.json", json.dumps(report, indent=2) + "\n")
     text = markdown(report)
     previous = out / "scale.md"
-    if previous.exists():      # keep the section scale_mag.py (--mag) wrote
+    if previous.exists():      # keep the sections scale_mag.py (--mag) and scale_grace.py wrote
+        import scale_grace
         import scale_mag
 
         old = previous.read_text(encoding="utf-8")
-        if scale_mag.SECTION_START in old and scale_mag.SECTION_END in old:
-            kept = old.split(scale_mag.SECTION_START, 1)[1].split(scale_mag.SECTION_END, 1)[0]
-            text += "\n" + scale_mag.SECTION_START + kept + scale_mag.SECTION_END + "\n"
+        for section in (scale_mag, scale_grace):
+            if section.SECTION_START in old and section.SECTION_END in old:
+                kept = old.split(section.SECTION_START, 1)[1].split(section.SECTION_END, 1)[0]
+                text += "\n" + section.SECTION_START + kept + section.SECTION_END + "\n"
     speed.write_atomic(out / "scale.md", text)
 
 
