@@ -368,7 +368,6 @@ def markdown(report: dict, recipe: Recipe) -> str:
                       f"node and layer: {fanout}, corruption inside each batch, "
                       f"'{settings['summary']}' summary, early stopping on the epoch's mean "
                       f"loss; every node embedded layer-wise over the full graph afterwards.")
-    lines += [""] + [f"Note: {note}" for note in recipe.notes] + [""]
     randoms = report["settings"].get("random_splits")
     if randoms:
         settings = report["settings"]
@@ -380,6 +379,7 @@ def markdown(report: dict, recipe: Recipe) -> str:
                       f"{settings['valid_ratio']:.0%} / {test:.0%} train / valid / test splits "
                       f"(split seeds 0-{randoms - 1}, {how}); the column gives the mean over "
                       f"seeds of each seed's mean over the splits.")
+    lines += [""] + [f"Note: {note}" for note in recipe.notes] + [""]
     if node:
         lines += ["| dataset | seeds | graphinfo test acc. (%) | paper (%) | valid acc. (%) "
                   "| epochs | train time per seed (s) |", "|---|---|---|---|---|---|---|"]

@@ -135,7 +135,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
               f"{machine.get('torch_threads')}; a load average above the thread count means "
               "other jobs ran beside it (times are then pessimistic; peaks are not affected).",
               "\\* an epoch of more than `--max-steps` batches ran on a fixed random subset "
-              "of seeds and its time is scaled to every node.", SECTION_END, ""]
+              "of seeds and its time is scaled to every node.",
+              "The exact chunked loss at the full shape is not in the table: one epoch is about "
+              "4 N² F multiply-adds forward and three times that with the recomputing "
+              f"backward, {16 * ARXIV['nodes'] ** 2 * ARXIV['features'] / 1e12:,.0f} TFLOP, "
+              "hours on two CPU cores; its memory is O(chunk × N), as the 1/10 row shows "
+              "for its shape.", SECTION_END, ""]
     return "\n".join(lines)
 
 

@@ -33,15 +33,19 @@ class GRACEOutput(NamedTuple):
 
 def _rows_loss(anchors: Tensor, same: Tensor, other: Tensor, rows: Tensor, tau: float,
                intra_view: bool) -> Tensor:
-    """Per-anchor GRACE loss of unit-norm ``anchors`` (rows ``rows`` of ``same``)."""
-    inter = anchors @ other.t() / tau
+    """Per-anchor GRACE loss of unit-norm ``anchors`` (rows ``rows`` of ``same``). The
+    temperature scales the anchors before the products and the two views' log-sum-exps are
+    combined with ``logaddexp``, so no (chunk x 2N) concatenation is ever built."""
+    scaled = anchors / tau
+    inter = scaled @ other.t()
     index = torch.arange(rows.numel(), device=rows.device)
     positive = inter[index, rows]
     if not intra_view:
         return torch.logsumexp(inter, dim=1) - positive
-    intra = (anchors @ same.t() / tau).index_put((index, rows),
-                                                 torch.tensor(float("-inf"), device=rows.device))
-    return torch.logsumexp(torch.cat([inter, intra], dim=1), dim=1) - positive
+    intra = (scaled @ same.t()).index_put((index, rows),
+                                          torch.tensor(float("-inf"), device=rows.device))
+    return torch.logaddexp(torch.logsumexp(inter, dim=1),
+                           torch.logsumexp(intra, dim=1)) - positive
 
 
 def node_infonce_loss(u: Tensor, v: Tensor, tau: float = 0.5, *, intra_view: bool = True,
