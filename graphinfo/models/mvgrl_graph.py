@@ -14,7 +14,7 @@ from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
 from graphinfo.models.infograph import local_global_estimate
 from graphinfo.nn.discriminators import Projection
 from graphinfo.nn.encoders import GCNEncoder
-from graphinfo.transforms.diffusion import per_graph_diffusion
+from graphinfo.transforms.diffusion import check_diffusion, per_graph_diffusion
 
 __all__ = ["GraphMVGRL", "GraphMVGRLOutput", "GRAPH_MVGRL_EMBEDDINGS"]
 
@@ -113,12 +113,7 @@ class GraphMVGRL(MIModel):
         if not isinstance(hidden_channels, int) or hidden_channels < 1:
             raise ValueError(f"'hidden_channels' must be a positive int, got "
                              f"{hidden_channels!r}")
-        if diffusion not in ("ppr", "heat"):
-            raise ValueError(f"'diffusion' must be 'ppr' or 'heat', got {diffusion!r}")
-        if diffusion == "ppr" and not 0.0 < alpha < 1.0:
-            raise ValueError(f"'alpha' must be in (0, 1), got {alpha!r}")
-        if diffusion == "heat" and not t > 0:
-            raise ValueError(f"'t' must be > 0, got {t!r}")
+        check_diffusion(diffusion, alpha, t, name="diffusion")
         if embedding not in GRAPH_MVGRL_EMBEDDINGS:
             raise ValueError(f"'embedding' must be one of {GRAPH_MVGRL_EMBEDDINGS}, got "
                              f"{embedding!r}")

@@ -155,6 +155,17 @@ class DiffusionView(BaseTransform):
                 f"name={self.name!r})")
 
 
+def check_diffusion(method: str, alpha: float, t: float, name: str = "method") -> None:
+    """Raises ValueError unless ``method`` is ``'ppr'`` (with ``alpha`` in (0, 1)) or
+    ``'heat'`` (with ``t > 0``); ``name`` is the argument ``method`` was given as."""
+    if method not in ("ppr", "heat"):
+        raise ValueError(f"'{name}' must be 'ppr' or 'heat', got {method!r}")
+    if method == "ppr" and not 0.0 < alpha < 1.0:
+        raise ValueError(f"'alpha' must be in (0, 1), got {alpha!r}")
+    if method == "heat" and not t > 0:
+        raise ValueError(f"'t' must be > 0, got {t!r}")
+
+
 def per_graph_diffusion(edge_index: torch.Tensor, batch: torch.Tensor | None = None,
                         num_nodes: int | None = None, *, method: str = "ppr",
                         alpha: float = 0.2, t: float = 5.0,
@@ -190,12 +201,7 @@ def per_graph_diffusion(edge_index: torch.Tensor, batch: torch.Tensor | None = N
     """
     from torch_geometric.utils import to_dense_adj
 
-    if method not in ("ppr", "heat"):
-        raise ValueError(f"'method' must be 'ppr' or 'heat', got {method!r}")
-    if method == "ppr" and not 0.0 < alpha < 1.0:
-        raise ValueError(f"'alpha' must be in (0, 1), got {alpha!r}")
-    if method == "heat" and not t > 0:
-        raise ValueError(f"'t' must be > 0, got {t!r}")
+    check_diffusion(method, alpha, t)
     device = edge_index.device
     if num_nodes is None:
         num_nodes = batch.numel() if batch is not None else \

@@ -1,27 +1,15 @@
 import pytest
 import torch
-from torch_geometric.data import Batch, Data
-from torch_geometric.utils import to_undirected
+from torch_geometric.data import Batch
 
 from graphinfo.evaluation import svm_cross_validation
 from graphinfo.models.infograph import InfoGraph
-
-
-def _graph(kind, size, generator):
-    if kind == "cycle":
-        nodes = torch.arange(size)
-        edge_index = torch.stack([nodes, (nodes + 1) % size])
-    else:  # a star: one hub joined to every other node
-        edge_index = torch.stack([torch.zeros(size - 1, dtype=torch.long),
-                                  torch.arange(1, size)])
-    edge_index = to_undirected(edge_index, num_nodes=size)
-    return Data(x=torch.ones(size, 1) + 0.01 * torch.randn(size, 1, generator=generator),
-                edge_index=edge_index, y=torch.tensor([0 if kind == "cycle" else 1]))
+from tests.models.small_graphs import cycle_or_star
 
 
 def _dataset(count=40, seed=0):
     generator = torch.Generator().manual_seed(seed)
-    graphs = [_graph("cycle" if i % 2 == 0 else "star",
+    graphs = [cycle_or_star("cycle" if i % 2 == 0 else "star",
                      int(torch.randint(6, 12, (1,), generator=generator)), generator)
               for i in range(count)]
     return Batch.from_data_list(graphs)

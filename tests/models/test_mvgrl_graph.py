@@ -1,7 +1,6 @@
 import pytest
 import torch
-from torch_geometric.data import Batch, Data
-from torch_geometric.utils import to_undirected
+from torch_geometric.data import Batch
 
 from graphinfo.estimators import ESTIMATORS
 from graphinfo.evaluation import svm_cross_validation
@@ -9,23 +8,12 @@ from graphinfo.models import MODELS, GraphMVGRL
 from graphinfo.nn import GCNEncoder
 from graphinfo.train import embed_graphs, fit_graphs
 from graphinfo.transforms import per_graph_diffusion
-
-
-def _graph(kind, size, generator):
-    if kind == "cycle":
-        nodes = torch.arange(size)
-        edge_index = torch.stack([nodes, (nodes + 1) % size])
-    else:  # a star: one hub joined to every other node
-        edge_index = torch.stack([torch.zeros(size - 1, dtype=torch.long),
-                                  torch.arange(1, size)])
-    edge_index = to_undirected(edge_index, num_nodes=size)
-    return Data(x=torch.ones(size, 1) + 0.01 * torch.randn(size, 1, generator=generator),
-                edge_index=edge_index, y=torch.tensor([0 if kind == "cycle" else 1]))
+from tests.models.small_graphs import cycle_or_star
 
 
 def _graphs(count=40, seed=0):
     generator = torch.Generator().manual_seed(seed)
-    return [_graph("cycle" if i % 2 == 0 else "star",
+    return [cycle_or_star("cycle" if i % 2 == 0 else "star",
                    int(torch.randint(6, 12, (1,), generator=generator)), generator)
             for i in range(count)]
 
