@@ -54,7 +54,7 @@ def test_summarise():
 
 
 def _cycles_and_stars(count):
-    from tests.models.test_infograph import _graph
+    from tests.models.small_graphs import cycle_or_star as _graph
 
     generator = torch.Generator().manual_seed(0)
     graphs = [_graph("cycle" if i % 2 == 0 else "star",

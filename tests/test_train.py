@@ -241,7 +241,7 @@ def test_fit_trains_with_make_optimizer(planted, monkeypatch):
 
 def _graphs(count, seed=0):
     """Cycles and stars (alternating) with nearly constant features: ``y`` tells them apart."""
-    from tests.models.test_infograph import _graph
+    from tests.models.small_graphs import cycle_or_star as _graph
 
     generator = torch.Generator().manual_seed(seed)
     return [_graph("cycle" if i % 2 == 0 else "star",
