@@ -7,12 +7,49 @@ can read its relations by name.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+from torch_geometric import EdgeIndex
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import AddMetaPaths, BaseTransform
 from torch_geometric.typing import EdgeType
+from torch_geometric.utils import coalesce
+
+
+def _coalesced(data: HeteroData, edge_types: set[EdgeType], weighted: bool) -> HeteroData:
+    """A shallow copy of ``data`` whose relations ``edge_types`` hold each edge once, sorted by
+    source, then target (:func:`torch_geometric.utils.coalesce`), as an
+    :class:`~torch_geometric.EdgeIndex` that says so. ``AddMetaPaths`` multiplies CSR matrices
+    built from its relations after sorting them by source with an unstable sort, and torch
+    2.13's CPU kernel crashes (a segmentation fault) on CSR rows whose columns are unsorted or
+    repeated (a multigraph: a paper listing one author twice); an ``EdgeIndex`` already sorted
+    by row is not sorted again. Repeated edges are summed into ``edge_weight`` when the
+    metapaths are weighted (so path counts are kept); other edge attributes are left out
+    (``AddMetaPaths`` reads none)."""
+    out = copy.copy(data)
+    for edge_type in edge_types:
+        store = data[edge_type]
+        edge_index = store.edge_index
+        num_nodes = max(int(data[edge_type[0]].num_nodes or 0),
+                        int(data[edge_type[2]].num_nodes or 0))
+        weight = store.get("edge_weight")
+        if weighted and weight is None:
+            weight = torch.ones(edge_index.size(1), device=edge_index.device)
+        target = out[edge_type]
+        for key in [key for key in target.keys() if key != "edge_index"
+                    and target.is_edge_attr(key)]:
+            del target[key]
+        if weighted:
+            edge_index, target.edge_weight = coalesce(edge_index, weight, num_nodes,
+                                                      reduce="sum")
+        else:
+            edge_index = coalesce(edge_index, num_nodes=num_nodes)
+        target.edge_index = EdgeIndex(edge_index, sparse_size=store.size(),
+                                      sort_order="row")
+    return out
 
 
 class MetapathGraphs(BaseTransform):
@@ -52,7 +89,14 @@ class MetapathGraphs(BaseTransform):
             if missing:
                 raise ValueError(f"the graph has no relation {missing[0]} (metapath {path}); "
                                  f"it has {data.edge_types}")
-        data = self.add(data)
+        used = {edge_type for path in self.metapaths for edge_type in path}
+        data, original = self.add(_coalesced(data, used, self.add.weighted)), data
+        for edge_type in used & set(data.edge_types):      # the kept relations, as given
+            store = data[edge_type]
+            for key in list(store.keys()):
+                del store[key]
+            for key, value in original[edge_type].items():
+                store[key] = value
         if self.names is None:
             return data
         for index, (name, path) in enumerate(zip(self.names, self.metapaths)):
