@@ -16,7 +16,7 @@ _EXPORTS = {"DGI": "graphinfo.models", "DMGI": "graphinfo.models", "HDGI": "grap
             "MultiView": "graphinfo.models", "MVGRL": "graphinfo.models",
             "GraphMVGRL": "graphinfo.models",
             "GRACE": "graphinfo.models", "GCA": "graphinfo.models",
-            "GraphCPC": "graphinfo.models",
+            "GraphCPC": "graphinfo.models", "HierarchicalInfomax": "graphinfo.models",
             "build_model": "graphinfo.models", "Embedder": "graphinfo.embedder",
             "Run": "graphinfo.runs",
             "load_run": "graphinfo.runs"}
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         MVGRL,
         GraphCPC,
         GraphMVGRL,
+        HierarchicalInfomax,
         InfoGraph,
         MultiView,
         build_model,
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
     from graphinfo.runs import Run, load_run
 
 __all__ = ["DGI", "DMGI", "GMI", "HDGI", "InfoGraph", "MultiView", "MVGRL", "GRACE", "GCA",
-           "GraphCPC", "GraphMVGRL", "Embedder", "Run", "build_model", "estimators", "load_run",
-           "__version__"]
+           "GraphCPC", "GraphMVGRL", "HierarchicalInfomax", "Embedder", "Run", "build_model",
+           "estimators", "load_run", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

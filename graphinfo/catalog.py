@@ -9,7 +9,8 @@ from __future__ import annotations
 
 #: The registered names of the models that ship with graphinfo.
 BUILTIN_MODELS: tuple[str, ...] = ("dgi", "gmi", "infograph", "dmgi", "hdgi", "multiview",
-                                   "mvgrl", "mvgrl_graph", "grace", "gca", "cpc")
+                                   "mvgrl", "mvgrl_graph", "grace", "gca", "cpc",
+                                   "hierarchical", "uhgr")
 
 #: The model the CLI and the Embedder train when none is named.
 DEFAULT_MODEL = "dgi"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ast
 import logging
+import math
 import os
 import platform
 import sys
@@ -59,14 +60,16 @@ def _check_device(device: str) -> str:
 def _check_model_settings(model: type, model_kwargs: dict[str, Any]) -> None:
     """Builds ``model`` once for 8 input features before any data loads, so that a wrong
     encoder, estimator, corruption or other setting fails in a moment rather than after a
-    long load. Models that size themselves from the data's types (their own ``from_data``)
-    are checked when they are built for the data."""
+    long load. Models that size themselves from the data's types or sizes (their own
+    ``from_data`` or ``data_kwargs``) are checked when they are built for the data."""
     import inspect
 
     from graphinfo.models import MIModel, build_model
 
-    if getattr(model.from_data, "__func__", None) is not MIModel.from_data.__func__:
-        return
+    for method in ("from_data", "data_kwargs"):
+        if getattr(getattr(model, method), "__func__", None) is not \
+                getattr(MIModel, method).__func__:
+            return
     if "in_channels" not in inspect.signature(model).parameters:
         return
     build_model(model, in_channels=8, **model_kwargs)
@@ -173,6 +176,8 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
         "lr": args.lr if args.lr is not None else model.defaults.lr,
         "weight_decay": (args.weight_decay if args.weight_decay is not None
                          else model.defaults.weight_decay),
+        "max_grad_norm": (args.max_grad_norm if args.max_grad_norm is not None
+                          else model.defaults.max_grad_norm),
         **describe_settings(model, model_kwargs), "options": _model_options(args.option),
         "in_channels": in_channels, "model_kwargs": model_kwargs, "flags": _flags(args),
         **_dataset_reference(args.dataset, args.features, args.labels),
@@ -314,7 +319,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
 
     data = normalise_features(dataset.data, args.feature_norm)
     out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
-    model_kwargs = _model_kwargs(args, model)
+    model_kwargs = {**model.data_kwargs(data), **_model_kwargs(args, model)}
     config = _config(args, model, dataset, device, out, model_kwargs, "node")
     defaults = model.defaults
     config["epochs"] = args.epochs or defaults.epochs
@@ -335,7 +340,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     best: SeedRun | None = None
     fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
                   "weight_decay": config["weight_decay"], "patience": config["patience"],
-                  "progress": args.progress}
+                  "max_grad_norm": config["max_grad_norm"], "progress": args.progress}
     probe, probe_kwargs = dataset.probe_protocol()
     labelled = dataset.split is not None
     evaluation = _evaluation_note(probe, probe_kwargs) if labelled else {}
@@ -546,7 +551,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     graphs = dataset.dataset
     labels = _graph_labels(graphs) if dataset.num_classes else None
     out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
-    model_kwargs = _model_kwargs(args, model)
+    model_kwargs = {**model.data_kwargs(graphs), **_model_kwargs(args, model)}
     config = _config(args, model, dataset, device, out, model_kwargs, "graph")
     defaults = model.defaults
     config["epochs"] = args.epochs or defaults.epochs
@@ -556,6 +561,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
           f"{args.seeds} seed(s) on {device}")
     fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
                   "weight_decay": config["weight_decay"],
+                  "max_grad_norm": config["max_grad_norm"],
                   "batch_size": config["batch_size"], "progress": args.progress}
     results: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
@@ -793,6 +799,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def _hetero_flags(parser: argparse.ArgumentParser, relation: bool = True) -> None:
     parser.add_argument("--metapaths", default=None, metavar="NAMES",
                         help="with a heterogeneous dataset: the metapath relations, comma-"
@@ -874,6 +887,9 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     p.add_argument("--weight-decay", type=float, default=None,
                    help="Adam weight decay (default: the model's own, its "
                         "ModelDefaults.weight_decay)")
+    p.add_argument("--max-grad-norm", type=_positive_float, default=None,
+                   help="clip the gradients' total 2-norm before every step (default: the "
+                        "model's own, its ModelDefaults.max_grad_norm; most do not clip)")
     p.add_argument("--estimator", default=None,
                    help="jsd | dv | nwj | infonce | mine (default: the model's)")
     p.add_argument("--feature-norm", choices=("auto", "row", "none"), default="auto",

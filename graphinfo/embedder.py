@@ -61,14 +61,14 @@ def _graphs(data: Any) -> Sequence[Data]:
 
 #: Training arguments of full-batch training (:func:`graphinfo.train.fit`).
 FIT_PARAMS = ("epochs", "lr", "weight_decay", "patience", "min_delta", "progress", "callbacks",
-              "checkpoint", "checkpoint_every", "resume")
+              "checkpoint", "checkpoint_every", "resume", "max_grad_norm")
 #: ... that switch a node-level model to neighbour-sampled mini-batches
 #: (:func:`graphinfo.train.fit_minibatch`; ``batch_size`` turns it on).
 MINIBATCH_PARAMS = ("batch_size", "num_neighbors", "summary", "summary_momentum",
                     "input_nodes", "num_workers")
 #: Training arguments of graph-level models (:func:`graphinfo.train.fit_graphs`).
 GRAPH_FIT_PARAMS = ("epochs", "lr", "weight_decay", "batch_size", "shuffle", "progress",
-                    "callbacks", "checkpoint", "checkpoint_every", "resume")
+                    "callbacks", "checkpoint", "checkpoint_every", "resume", "max_grad_norm")
 
 
 class Embedder:
@@ -93,6 +93,8 @@ class Embedder:
         model_: The trained model.
         embedding_: Embeddings of the graph given to :meth:`fit`, on the CPU.
         history_: The :class:`graphinfo.train.History` of training.
+        graph_level_: Whether the model learnt graph embeddings (one row per graph) of the
+            data given to :meth:`fit`.
 
     Example::
 
@@ -121,9 +123,16 @@ class Embedder:
                 self.hparams[key] = value
         return self
 
-    @property
-    def _graph_level(self) -> bool:
-        return model_class(self.model).level == "graph"
+    def _graph_level(self, data: Any) -> bool:
+        """Whether to learn graph embeddings of ``data``: a graph-level model always does, a
+        node-level one never; a model of both levels does for a collection of graphs (a
+        graph-level dataset, a PyG dataset or a list of ``Data``) and not for one graph."""
+        level = model_class(self.model).level
+        if level != "both":
+            return level == "graph"
+        if isinstance(data, LoadedDataset):
+            return data.data is None
+        return not isinstance(data, (Data, HeteroData))
 
     def _training(self, names: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The training and the model arguments among the hyper-parameters, the former
@@ -138,6 +147,8 @@ class Embedder:
             train.setdefault("weight_decay", defaults.weight_decay)
         if "patience" in names:
             train.setdefault("patience", defaults.patience)
+        if defaults.max_grad_norm is not None:
+            train.setdefault("max_grad_norm", defaults.max_grad_norm)
         if "shuffle" in names and defaults.batch_size is not None:
             train.setdefault("batch_size", defaults.batch_size)
         return train, build
@@ -145,7 +156,8 @@ class Embedder:
     def fit(self, data: Any, y: Any = None) -> Embedder:
         """Builds the model for ``data`` and trains it on ``data``. ``y`` is ignored
         (unsupervised); it is accepted for scikit-learn pipelines."""
-        if self._graph_level:
+        self.graph_level_ = self._graph_level(data)
+        if self.graph_level_:
             return self._fit_graphs(data)
         data = _graph(data, model_class(self.model))
         if isinstance(data, Data) and getattr(data, "x", None) is None:
@@ -191,7 +203,7 @@ class Embedder:
         a collection of graphs) from the fitted model."""
         if not hasattr(self, "model_"):
             raise RuntimeError("This Embedder is not fitted yet; call fit(data) first")
-        if self._graph_level:
+        if self.graph_level_:
             return embed_graphs(self.model_, _graphs(data), device=self.device)
         if getattr(self, "minibatch_", False):
             return embed_layerwise(self.model_, _graph(data, self.model_), device=self.device)

@@ -295,7 +295,8 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
           optimizer: torch.optim.Optimizer | None = None,
           device: str | torch.device | None = None, progress: bool | None = None,
           callbacks: Sequence[Callback] = (), checkpoint: str | os.PathLike | None = None,
-          checkpoint_every: int = 10, resume: bool = False) -> History:
+          checkpoint_every: int = 10, resume: bool = False,
+          max_grad_norm: float | None = None) -> History:
     r"""Trains ``model`` on the batches of ``source`` (see the module docstring).
 
     Each step computes the batch's loss through the model contract (``source.loss``), checks it
@@ -331,6 +332,8 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
             weights.
         checkpoint_every: Epochs between checkpoints.
         resume: Continue from ``checkpoint`` when the file exists.
+        max_grad_norm: Clip the gradients' total 2-norm to this before every step
+            (:func:`torch.nn.utils.clip_grad_norm_`); ``None`` does not clip.
 
     Returns:
         :class:`History` of the run.
@@ -343,6 +346,9 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
     """
     check_loop_arguments(epochs=epochs, patience=patience, checkpoint=checkpoint,
                          checkpoint_every=checkpoint_every, resume=resume)
+    if max_grad_norm is not None and not (math.isfinite(max_grad_norm) and max_grad_norm > 0):
+        raise ValueError(f"'max_grad_norm' must be a positive number or None, got "
+                         f"{max_grad_norm!r}")
     model, device = place(model, device)
     if device.type == "cpu" and allocator_tuning_enabled():
         tune_cpu_allocator()
@@ -351,7 +357,8 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
         return _run(model, source, device, epochs=epochs, lr=lr, weight_decay=weight_decay,
                     patience=patience, min_delta=min_delta, restore_best=restore_best,
                     optimizer=optimizer, progress=progress, callbacks=callbacks,
-                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                    max_grad_norm=max_grad_norm)
     finally:
         source.close()
 
@@ -376,7 +383,7 @@ def _run(model: torch.nn.Module, source: BatchSource, device: torch.device, *, e
          lr: float, weight_decay: float, patience: int | None, min_delta: float,
          restore_best: bool, optimizer: torch.optim.Optimizer | None, progress: bool | None,
          callbacks: Sequence[Callback], checkpoint: str | os.PathLike | None,
-         checkpoint_every: int, resume: bool) -> History:
+         checkpoint_every: int, resume: bool, max_grad_norm: float | None) -> History:
     """The loop of :func:`train`, once the source is set up (see there)."""
     step: torch.nn.Module = LossStep(model, source)
     if distributed.is_distributed():
@@ -470,6 +477,8 @@ def _run(model: torch.nn.Module, source: BatchSource, device: torch.device, *, e
                     # The weights that produced this loss are the ones before the step.
                     stopper.update(checked, epoch, model)
                 loss.backward()
+                if max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
                 optimizer.step()
                 weight = source.weight(batch)
                 total += value * weight
@@ -509,7 +518,7 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
         optimizer: torch.optim.Optimizer | None = None, device: str | torch.device | None = None,
         progress: bool | None = None, callbacks: Sequence[Callback] = (),
         checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10,
-        resume: bool = False) -> History:
+        resume: bool = False, max_grad_norm: float | None = None) -> History:
     r"""Trains ``model`` full-batch on ``data`` (a ``Data`` or ``HeteroData``, views and
     relations included): :func:`train` on a :class:`~graphinfo.sources.FullGraph`, one step
     per epoch with ``loss = model.training_loss(data)`` (for a plain module
@@ -521,7 +530,7 @@ def fit(model: torch.nn.Module, data: Data, *, epochs: int = 1000, lr: float = 1
     return train(model, FullGraph(data), epochs=epochs, lr=lr, weight_decay=weight_decay,
                  patience=patience, min_delta=min_delta, optimizer=optimizer, device=device,
                  progress=progress, callbacks=callbacks, checkpoint=checkpoint,
-                 checkpoint_every=checkpoint_every, resume=resume)
+                 checkpoint_every=checkpoint_every, resume=resume, max_grad_norm=max_grad_norm)
 
 
 def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
@@ -531,7 +540,7 @@ def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
                device: str | torch.device | None = None, progress: bool | None = None,
                callbacks: Sequence[Callback] = (),
                checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
-               resume: bool = False) -> History:
+               resume: bool = False, max_grad_norm: float | None = None) -> History:
     r"""Trains ``model`` on a collection of graphs in mini-batches of whole graphs:
     :func:`train` on :class:`~graphinfo.sources.GraphBatches` for exactly ``epochs`` epochs
     (unless a callback stops it), keeping the final weights, as InfoGraph and other graph-level
@@ -550,7 +559,7 @@ def fit_graphs(model: torch.nn.Module, graphs: Graphs, *, epochs: int = 20,
                  epochs=epochs, lr=lr, weight_decay=weight_decay, patience=None,
                  restore_best=False, optimizer=optimizer, device=device, progress=progress,
                  callbacks=callbacks, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                 resume=resume)
+                 resume=resume, max_grad_norm=max_grad_norm)
 
 
 def fit_minibatch(model: torch.nn.Module, data: Data, *,
@@ -563,7 +572,8 @@ def fit_minibatch(model: torch.nn.Module, data: Data, *,
                   device: str | torch.device | None = None, progress: bool | None = None,
                   callbacks: Sequence[Callback] = (),
                   checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
-                  resume: bool = False, num_workers: int = 0) -> History:
+                  resume: bool = False, num_workers: int = 0,
+                  max_grad_norm: float | None = None) -> History:
     r"""Trains a model on neighbour-sampled mini-batches: :func:`train` on
     :class:`~graphinfo.sources.NeighborBatches` (its docstring describes the step, the summary
     and the memory), with early stopping on the epoch's mean loss and the weights at the end of
@@ -646,8 +656,7 @@ def embed_graphs(model: torch.nn.Module, graphs: Graphs, *, batch_size: int = 51
     loader = DataLoader(graphs, batch_size=batch_size, shuffle=False, generator=torch.Generator())
     for batch in loader:
         batch = batch.to(device)
-        parts.append((embed_data(model, batch, level="node") if nodes
-                      else embed_data(model, batch)).cpu())
+        parts.append(embed_data(model, batch, level="node" if nodes else "graph").cpu())
     return torch.cat(parts, dim=0)
 
 

@@ -414,6 +414,32 @@ def test_pretrain_each_multi_view_model(tmp_path, capsys, model):
     assert 0.0 <= json.loads((out / "metrics.json").read_text())["per_seed"][0]["test_acc"] <= 1
 
 
+def test_pretrain_hierarchical_infomax_on_graphs_and_on_one_graph(tmp_path, capsys, data_root):
+    from graphinfo import load_run
+
+    out = tmp_path / "uhgr"
+    assert main([*PRETRAIN, "--model", "uhgr", "--dataset", "mutag", "--root",
+                 str(data_root), "--epochs", "2", "--hidden", "4", "--layers", "2",
+                 "--out", str(out)]) == 0
+    assert "10-fold SVM accuracy" in capsys.readouterr().out
+    assert torch.load(out / "embeddings.pt").shape == (188, 16)   # levels 0 and 1, 2 x 4
+    config = json.loads((out / "config.json").read_text())
+    assert config["level"] == "graph" and config["batch_size"] == 20
+    assert config["max_grad_norm"] == 2.0                       # the model's default
+    # MUTAG's largest graph (28 nodes) sizes the clusters; recorded, so the run reloads.
+    assert config["model_kwargs"]["max_num_nodes"] == 28
+    assert load_run(out).model.num_clusters == (7,)
+    nodes = tmp_path / "uhgr_nodes"
+    assert main([*PRETRAIN, "--model", "uhgr", "--dataset", "planted", "--epochs", "2",
+                 "--hidden", "4", "--layers", "2", "--max-grad-norm", "1.5",
+                 "--out", str(nodes)]) == 0
+    config = json.loads((nodes / "config.json").read_text())
+    assert config["level"] == "node" and config["max_grad_norm"] == 1.5
+    assert torch.load(nodes / "embeddings.pt").shape[1] == 8
+    with pytest.raises(SystemExit):
+        main([*PRETRAIN, "--model", "uhgr", "--max-grad-norm", "0", "--out", str(nodes)])
+
+
 def test_pretrain_graph_level_mvgrl_on_a_tu_dataset(tmp_path, capsys, data_root):
     out = tmp_path / "mvgrl_graph"
     assert main([*PRETRAIN, "--model", "mvgrl_graph", "--dataset", "mutag", "--root",

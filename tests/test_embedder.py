@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -103,3 +105,16 @@ def test_graph_level_mvgrl_embeds_each_graph():
     z = emb.fit_transform(graphs)
     assert isinstance(emb.model_, GraphMVGRL) and z.shape == (24, 8)
     assert torch.allclose(emb.transform(graphs[:5]), z[:5], atol=1e-5)
+
+
+def test_a_model_of_both_levels_embeds_graphs_or_nodes_as_the_data_asks(planted):
+    graphs = _cycles_and_stars()
+    emb = Embedder("uhgr", seed=0, hidden_channels=4, num_layers=2, epochs=2, batch_size=8)
+    z = emb.fit_transform(graphs)
+    assert emb.graph_level_ and z.shape == (24, 16)        # max readouts of levels 0 and 1
+    assert torch.allclose(emb.transform(graphs[:5]), z[:5], atol=1e-5)
+    assert emb.history_.epochs == 2
+    nodes = Embedder("uhgr", seed=0, hidden_channels=4, num_layers=2, epochs=2,
+                     patience=2).fit(planted)
+    assert not nodes.graph_level_ and nodes.embedding_.shape == (planted.num_nodes, 8)
+    assert nodes.model_.num_clusters == (math.ceil(0.25 * planted.num_nodes),)

@@ -7,6 +7,7 @@ from torch_geometric.data import Data
 
 import graphinfo.train
 from graphinfo.models import DGI
+from graphinfo.sources import FullGraph
 from graphinfo.train import (
     History,
     TrainingDivergedError,
@@ -46,6 +47,27 @@ def test_early_stopping_counts_epochs_without_improvement(planted):
     history = fit(model, planted, epochs=100, lr=0.0, patience=5)
     assert history.stopped_early
     assert history.epochs == 6 and history.best_epoch == 0
+
+
+@pytest.mark.parametrize("clip", [None, 1e-3])
+def test_gradients_are_clipped_to_max_grad_norm(planted, clip):
+    model = _model(planted)
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    graphinfo.train.train(model, FullGraph(planted), epochs=1, patience=None,
+                          restore_best=False, optimizer=optimizer, max_grad_norm=clip)
+    # The final weights: one plain SGD step of the (clipped) gradient.
+    step = torch.cat([p.detach().flatten() for p in model.parameters()]) - before
+    if clip is None:
+        assert step.norm() > 1e-2
+    else:
+        assert step.norm() <= clip * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+def test_max_grad_norm_must_be_positive(planted, value):
+    with pytest.raises(ValueError, match="'max_grad_norm' must be a positive number"):
+        fit(_model(planted), planted, epochs=1, max_grad_norm=value)
 
 
 def test_callback_returning_true_stops(planted):

@@ -20,6 +20,7 @@ from graphinfo.models.dmgi import DMGI, DMGIOutput
 from graphinfo.models.gmi import GMI, GMIOutput
 from graphinfo.models.grace import GCA, GRACE, GRACEOutput
 from graphinfo.models.hdgi import HDGI, HDGIOutput
+from graphinfo.models.hierarchical import HierarchicalInfomax, HierarchicalOutput
 from graphinfo.models.infograph import InfoGraph, InfoGraphOutput
 from graphinfo.models.multiview import MultiView, MultiViewOutput
 from graphinfo.models.mvgrl import MVGRL
@@ -32,7 +33,8 @@ MODELS: dict[str, type[MIModel]] = {"dgi": DGI, "gmi": GMI, "infograph": InfoGra
                                      "dmgi": DMGI, "hdgi": HDGI, "multiview": MultiView,
                                      "mvgrl": MVGRL, "mvgrl_graph": GraphMVGRL,
                                      "grace": GRACE, "gca": GCA,
-                                     "cpc": GraphCPC}
+                                     "cpc": GraphCPC, "hierarchical": HierarchicalInfomax,
+                                     "uhgr": HierarchicalInfomax}
 
 
 
@@ -150,6 +152,7 @@ __all__ = ["MIModel", "ModelDefaults", "LEVELS", "DGI", "DGIOutput", "DMGI", "DM
            "HDGI", "HDGIOutput", "GMI", "GMIOutput",
            "InfoGraph", "InfoGraphOutput", "MultiView", "MultiViewOutput", "MVGRL", "GRACE", "GCA",
            "GraphMVGRL", "GraphMVGRLOutput",
-           "GRACEOutput", "GraphCPC", "GraphCPCOutput", "MODELS",
+           "GRACEOutput", "GraphCPC", "GraphCPCOutput", "HierarchicalInfomax",
+           "HierarchicalOutput", "MODELS",
            "DEFAULT_MODEL", "register_model",
            "model_class", "model_name", "build_model", "is_graph_level"]

@@ -9,7 +9,8 @@ A model (a subclass of :class:`MIModel`) declares
 - its **defaults** (:attr:`MIModel.defaults`, a :class:`ModelDefaults`): hidden size, layers,
   epochs, patience, learning rate, graphs per batch and the evaluation protocol;
 - how it is **built for a dataset** (:meth:`MIModel.from_data`: the feature size of a ``Data``,
-  the node and edge types of a ``HeteroData`` ...) and how the generic settings ``--hidden``,
+  the node and edge types of a ``HeteroData`` ..., and :meth:`MIModel.data_kwargs`, the other
+  sizes it reads from the data) and how the generic settings ``--hidden``,
   ``--layers``, ``--encoder`` and ``--estimator`` map onto its constructor
   (:meth:`MIModel.build`);
 - what it **takes from a batch** (:meth:`MIModel.inputs`): ``x, edge_index[, edge_weight]`` and
@@ -80,6 +81,8 @@ class ModelDefaults:
         protocol: The evaluation protocol of :mod:`graphinfo.evaluation` that scores its
             embeddings: ``'linear_probe'`` for node embeddings, ``'graph_svm'`` for graph
             embeddings.
+        max_grad_norm: Gradient clipping (total 2-norm) before every step; ``None`` does not
+            clip.
     """
 
     hidden_channels: int | None = 512
@@ -90,6 +93,7 @@ class ModelDefaults:
     weight_decay: float = 0.0
     batch_size: int | None = None
     protocol: str = "linear_probe"
+    max_grad_norm: float | None = None
 
 
 def feature_size(data: Any) -> int:
@@ -160,7 +164,18 @@ class MIModel(torch.nn.Module):
             hparams["hidden_channels"] = cls.defaults.hidden_channels
         if "in_channels" in parameters and "in_channels" not in hparams:
             hparams["in_channels"] = feature_size(data)
+        if data is not None:
+            for key, value in cls.data_kwargs(data).items():
+                hparams.setdefault(key, value)
         return cls(**hparams)
+
+    @classmethod
+    def data_kwargs(cls, data: Any) -> dict[str, Any]:
+        """Constructor arguments read from ``data`` besides its feature size, on which the
+        weights' shapes depend (e.g. the largest graph, which sizes DiffPool's clusters):
+        :meth:`from_data` passes them unless given, and the CLI records them with a run so that
+        :func:`graphinfo.load_run` rebuilds the model without the data. None by default."""
+        return {}
 
     @classmethod
     def build(cls, data: Any, *, hidden_channels: int | None = None,
