@@ -1,4 +1,4 @@
-"""Reproduce the papers' accuracy of DGI, GMI, InfoGraph, MVGRL and GRACE with their settings.
+"""Reproduce the papers' accuracy of DGI, GMI, InfoGraph, MVGRL, GRACE and UHGR with their settings.
 
 - DGI (Veličković et al., ICLR 2019) and GMI (Peng et al., WWW 2020): transductive node
   classification on the public Planetoid splits; embeddings are scored by a logistic-regression
@@ -208,6 +208,37 @@ _gca_model, _ = _grace_kwargs(GRACE_SETTINGS, centrality="degree")
 _gca_public_model, _ = _grace_kwargs(GRACE_PUBLIC_SETTINGS, centrality="degree")
 
 
+#: UHGR's settings (its code's: 3-layer GNNs with concatenated outputs, one DiffPool level,
+#: Adam 0.001, gradients clipped to 2, batches of 20 graphs): units and assignment ratio per
+#: dataset. MUTAG's are not published; these were fixed before running it.
+UHGR_SETTINGS: dict[str, dict[str, Any]] = {
+    "proteins": {"hidden": 128, "ratio": 0.1},
+    "nci1": {"hidden": 360, "ratio": 0.3},
+    "mutag": {"hidden": 128, "ratio": 0.25},
+    "cora": {"hidden": 400, "ratio": 0.1},
+    "citeseer": {"hidden": 400, "ratio": 0.1},
+}
+#: Graph-level epochs: a fixed budget (the engine keeps the final weights of graph models).
+UHGR_GRAPH_EPOCHS = 100
+
+
+def _uhgr_model(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
+    setting = UHGR_SETTINGS.get(dataset.lower(), {"hidden": 128, "ratio": 0.25})
+    return {"hidden_channels": args.hidden or setting["hidden"], "estimator": args.estimator,
+            "num_layers": args.layers or 3, "pool_ratio": setting["ratio"]}
+
+
+def _uhgr_graph_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
+    return {"epochs": args.epochs or UHGR_GRAPH_EPOCHS, "lr": args.lr or 1e-3,
+            "batch_size": 20, "max_grad_norm": 2.0, "progress": False}
+
+
+def _uhgr_node_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
+    return {"epochs": args.epochs or 1000, "lr": args.lr or 1e-3,
+            "patience": args.patience if args.patience != 20 else 40, "max_grad_norm": 2.0,
+            "progress": False}
+
+
 RECIPES: dict[str, Recipe] = {
     "dgi": Recipe(
         title="DGI reproduction: transductive node classification",
@@ -250,6 +281,42 @@ RECIPES: dict[str, Recipe] = {
         model_kwargs=_infograph_model, fit_kwargs=_infograph_fit,
         notes=["The authors' code reports the best test accuracy over training epochs; here the "
                "epoch budget is fixed in advance and the final weights are evaluated."]),
+    "uhgr": Recipe(
+        title="Hierarchical infomax (UHGR) reproduction: graph classification (10-fold SVM)",
+        task="graph", datasets=["MUTAG", "PROTEINS", "NCI1"], model="uhgr",
+        paper={"mutag": (89.01, 1.13), "proteins": (74.44, 0.31), "nci1": (76.20, 1.06)},
+        source="InfoGraph's figures, the issue's bar (Sun et al., ICLR 2020, Table 2, for "
+               "MUTAG; You et al., Graph Contrastive Learning with Augmentations, NeurIPS 2020, "
+               "Table 3, for PROTEINS and NCI1)",
+        settings="HierarchicalInfomax with UHGR's code's settings: 3-layer GCN encoders "
+                 "(ReLU, layer outputs concatenated), one DiffPool level (clusters: the ratio "
+                 "of the largest graph: PROTEINS 128 units, ratio 0.1; NCI1 360, 0.3; MUTAG "
+                 "128, 0.25, ours), summary a linear map of sigmoid([max readout of each "
+                 "level]), bilinear critic, JSD between each node and its own graph's summary "
+                 "with per-graph row-shuffled features as negatives, Adam lr 0.001, gradients "
+                 "clipped to norm 2, 20 graphs per batch, a fixed budget of epochs (the "
+                 "table's; final weights), graph embeddings the concatenated max readouts. "
+                 "Evaluation: SVM (RBF) with C in {1e-3, ..., 1e3} chosen by an inner 5-fold "
+                 "search on the training folds, stratified 10-fold cross-validation.",
+        model_kwargs=_uhgr_model, fit_kwargs=_uhgr_graph_fit,
+        notes=["UHGR's code reports the maximum over epochs of the held-out folds' accuracy "
+               "and stops on a patience of 40 epochs on the loss; here the budget is fixed and "
+               "the final weights are scored (the paper protocol's column, with "
+               "--paper-every, reads the test folds)."]),
+    "uhgr_node": Recipe(
+        title="Hierarchical infomax (UHGR) reproduction: transductive node classification",
+        task="node", datasets=["Cora", "CiteSeer"], model="uhgr",
+        paper={},
+        source="none published for this protocol (UHGR reports Cora with its own split); the "
+               "issue's bars are 82.0 / 71.0",
+        settings="HierarchicalInfomax on the whole graph: 3-layer GCN encoders of 400 units "
+                 "(ReLU, outputs concatenated), one DiffPool level of 10 % of the nodes, "
+                 "summary a linear map of sigmoid([max readouts of both levels]), bilinear "
+                 "critic, JSD with row-shuffled features as negatives, Adam lr 0.001, "
+                 "gradients clipped to norm 2, early stopping with patience 40 on the "
+                 "training loss (best state kept), embedding the level-0 nodes, "
+                 "row-normalised features.",
+        model_kwargs=_uhgr_model, fit_kwargs=_uhgr_node_fit),
     "mvgrl": Recipe(
         title="MVGRL reproduction: transductive node classification",
         task="node", datasets=["Cora", "CiteSeer"],
@@ -432,6 +499,13 @@ def markdown(report: dict, recipe: Recipe) -> str:
                       f"node and layer: {fanout}, corruption inside each batch, "
                       f"'{settings['summary']}' summary, early stopping on the epoch's mean "
                       f"loss; every node embedded layer-wise over the full graph afterwards.")
+    if report["settings"].get("paper_every"):
+        lines[-1] += (f" Paper protocol (its own column, labelled): every "
+                      f"{report['settings']['paper_every']} epochs (and after the last) the "
+                      f"embeddings are scored by the same 10-fold SVM and the best epoch's "
+                      f"score is reported, as InfoGraph's and DiffPool/UHGR's tables were made; "
+                      f"it chooses the epoch by the test folds, so it is not an honest "
+                      f"estimate; the headline is the final weights' column.")
     randoms = report["settings"].get("random_splits")
     if randoms:
         settings = report["settings"]
@@ -456,6 +530,11 @@ def markdown(report: dict, recipe: Recipe) -> str:
     else:
         lines += ["| dataset | seeds | graphinfo 10-fold acc. (%) | paper (%) | mean fold std "
                   "(%) | epochs | train time per seed (s) |", "|---|---|---|---|---|---|---|"]
+        if report["settings"].get("paper_every"):
+            lines[-2] = lines[-2].replace("| epochs |", "| paper protocol: best epoch's "
+                                                        "10-fold acc. (%), READS THE TEST "
+                                                        "FOLDS | its epoch | epochs |")
+            lines[-1] += "---|---|"
     peak = any("peak_rss_mib" in entry["summary"] for entry in report["datasets"].values())
     if peak:
         lines[-2] += " peak RSS (MiB) |"
@@ -469,6 +548,10 @@ def markdown(report: dict, recipe: Recipe) -> str:
         second = (f"{100 * s['valid_acc']['mean']:.2f} ± {100 * s['valid_acc']['std']:.2f}"
                   if node else f"{100 * s['accuracy_std']['mean']:.2f}")
         selected = (f" ({s['selected_epoch']['mean']:.0f})" if "selected_epoch" in s else "")
+        if not node and "paper_accuracy" in s:
+            second += (f" | {100 * s['paper_accuracy']['mean']:.2f} ± "
+                       f"{100 * s['paper_accuracy']['std']:.2f} | "
+                       f"{s['paper_epoch']['mean']:.0f}")
         if node and randoms:
             random_paper = recipe.paper_random.get(name.lower())
             second += (f" | {100 * s['random_test_acc']['mean']:.2f} ± "
@@ -525,7 +608,7 @@ def _run_dataset(recipe: Recipe, name: str, seed: int, args: argparse.Namespace
         return run.metrics
     graphs = dataset.dataset
     return run_graph_seed(model, graphs, graphs.y, seed, model_kwargs=model_kwargs,
-                          fit_kwargs=fit_kwargs).metrics
+                          fit_kwargs=fit_kwargs, paper_every=args.paper_every).metrics
 
 
 def random_split_scores(z: torch.Tensor, y: torch.Tensor, args: argparse.Namespace
@@ -545,7 +628,8 @@ def random_split_scores(z: torch.Tensor, y: torch.Tensor, args: argparse.Namespa
 def _optional_keys(rows: list[dict[str, Any]]) -> tuple[str, ...]:
     """The metrics only some runs measure (the selected epoch, the peak resident set) that
     every one of these rows has."""
-    return tuple(key for key in ("selected_epoch", "peak_rss_mib")
+    return tuple(key for key in ("selected_epoch", "peak_rss_mib", "paper_accuracy",
+                                 "paper_epoch")
                  if all(key in row for row in rows))
 
 
@@ -659,6 +743,10 @@ def main(argv: list[str] | None = None) -> int:
                              "splits of --train-ratio / --valid-ratio / the rest (C on the "
                              "valid part, or by 5-fold cross-validation on the training part "
                              "when --valid-ratio is 0), reported beside the public split")
+    parser.add_argument("--paper-every", type=int, default=None, metavar="N",
+                        help="graph-level models: also score every N epochs and report the "
+                             "best score over epochs, as the published tables were made (it "
+                             "reads the test folds; labelled so in every output)")
     parser.add_argument("--train-ratio", type=float, default=0.1)
     parser.add_argument("--valid-ratio", type=float, default=0.1)
     parser.add_argument("--merge", nargs="+", default=None, metavar="PART.json",
@@ -683,6 +771,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--variant applies to --model gmi only")
     if args.random_splits and recipe.task != "node":
         parser.error("--random-splits applies to node-level models only")
+    if args.paper_every is not None and (recipe.task != "graph" or args.paper_every < 1):
+        parser.error("--paper-every applies to graph-level models, with N >= 1")
     if args.select_every is not None and recipe.task != "node":
         parser.error("--select-every applies to node-level models (dgi, gmi) only")
     name = args.name or ("reproduce" if args.model == "dgi" else f"reproduce_{args.model}")

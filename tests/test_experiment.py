@@ -79,6 +79,25 @@ def test_run_graph_seed_separates_two_planted_graph_classes():
         b.metrics["accuracy"]
 
 
+def test_the_paper_protocol_reports_the_best_scored_epoch_and_leaves_training_alone():
+    graphs, labels = _cycles_and_stars(30)
+    kwargs = dict(model_kwargs={"hidden_channels": 8, "num_layers": 2},
+                  fit_kwargs={"epochs": 5, "batch_size": 10, "lr": 0.01, "progress": False},
+                  svm_kwargs={"folds": 3, "inner_folds": 2})
+    honest = run_graph_seed("infograph", graphs, labels, 1, **kwargs)
+    paper = run_graph_seed("infograph", graphs, labels, 1, paper_every=2, **kwargs)
+    assert torch.equal(honest.embeddings, paper.embeddings)          # the same training
+    assert paper.metrics["accuracy"] == honest.metrics["accuracy"]
+    assert paper.metrics["paper_epoch"] in (2, 4, 5)                  # scored epochs
+    # The last epoch is among those scored, so the best is at least the honest figure.
+    assert paper.metrics["paper_accuracy"] >= paper.metrics["accuracy"]
+    assert "paper_accuracy" not in honest.metrics
+    with pytest.raises(ValueError, match="'paper_every' must be a positive int"):
+        run_graph_seed("infograph", graphs, labels, 1, paper_every=0, **kwargs)
+    with pytest.raises(ValueError, match="without labels"):
+        run_graph_seed("infograph", graphs, None, 1, paper_every=1, **kwargs)
+
+
 def test_run_graph_seed_needs_one_label_per_graph():
     graphs, labels = _cycles_and_stars(6)
     with pytest.raises(ValueError, match=r"'labels' must hold one label per graph \(6\), got 5"):
