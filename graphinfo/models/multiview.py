@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
 
 from graphinfo.models.base import MIModel, ModelDefaults, make_estimator
 from graphinfo.nn.augmentations import UseView, encoder_inputs
@@ -96,7 +97,8 @@ class MultiView(MIModel):
         encoder_kwargs (dict, optional): Keyword arguments of every named encoder.
         view_encoder_kwargs (sequence of dict, optional): Per-view additions to them.
         diffusion (DiffusionView or dict, optional): How :meth:`prepare` computes a missing
-            ``'diffusion'`` view. (default: :class:`~graphinfo.transforms.DiffusionView`'s)
+            ``'diffusion'`` view (any transform with a ``name`` that stores one).
+            (default: :class:`~graphinfo.transforms.DiffusionView`'s)
         transforms (dict, optional): How :meth:`prepare` computes other stored views, by name
             (a transform adding ``data.<name>_edge_index``).
         summary_kwargs, discriminator_kwargs, estimator_kwargs (dict, optional): Keyword
@@ -155,7 +157,7 @@ class MultiView(MIModel):
         self.discriminator = make_discriminator(discriminator, hidden_channels,
                                                 **(discriminator_kwargs or {}))
         self.estimator = make_estimator(estimator, **(estimator_kwargs or {}))
-        self.diffusion = diffusion if isinstance(diffusion, DiffusionView) \
+        self.diffusion = diffusion if isinstance(diffusion, BaseTransform) \
             else DiffusionView(**(diffusion or {}))
         self.transforms = {self.diffusion.name: self.diffusion, **(transforms or {})}
         self.corruption = ShuffleNodes()

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from graphinfo.models.base import ModelDefaults
 from graphinfo.models.multiview import MultiView
-from graphinfo.transforms.diffusion import DiffusionView
+from graphinfo.transforms.diffusion import DegreeMatchedScaling, DiffusionView
 from graphinfo.transforms.views import NormalizedAdjacencyView
 
 __all__ = ["MVGRL", "MVGRL_EXACT_MAX_NODES"]
@@ -50,7 +50,8 @@ class MVGRL(MultiView):
     128 entries per node, :func:`graphinfo.transforms.ppr.approximate_ppr`), where the
     authors' dense inverse does not fit. The heat kernel here is the matrix exponential of the
     paper; the code's (unused) heat function exponentiates element-wise. The code also
-    thresholds and min-max scales CiteSeer's diffusion, which is not done here.
+    thresholds and min-max scales CiteSeer's diffusion: ``degree_matched_scaling=True`` does
+    the same (:class:`~graphinfo.transforms.DegreeMatchedScaling`).
 
     Args:
         hidden_channels (int, optional): Embedding size. (default: :obj:`512`)
@@ -65,6 +66,9 @@ class MVGRL(MultiView):
         sample_size (int, optional): Nodes per training window; ``None`` trains on the whole
             graph. (default: ``None``; the authors: 2000)
         batch_size (int, optional): Windows per step. (default: :obj:`4`)
+        degree_matched_scaling (bool, optional): Post-process the dense diffusion as the
+            authors' code does for CiteSeer (:class:`~graphinfo.transforms.DegreeMatchedScaling`).
+            (default: ``False``)
         estimator (str or callable, optional): The MI estimator. (default: :obj:`'jsd'`)
         encoder_kwargs (dict, optional): Arguments of both GCN encoders (``num_layers``,
             ``act`` ...).
@@ -77,7 +81,8 @@ class MVGRL(MultiView):
                  diffusion: str = "ppr", alpha: float = 0.2, t: float = 5.0,
                  adjacency_self_loops: int = 2,
                  exact: bool | None = None, top_k: int = 128, sample_size: int | None = None,
-                 batch_size: int = 4, estimator: Any = "jsd",
+                 batch_size: int = 4, degree_matched_scaling: bool = False,
+                 estimator: Any = "jsd",
                  encoder_kwargs: dict[str, Any] | None = None,
                  estimator_kwargs: dict[str, Any] | None = None) -> None:
         if sample_size is not None and (not isinstance(sample_size, int) or sample_size < 1):
@@ -91,6 +96,7 @@ class MVGRL(MultiView):
         kwargs = {"act": "prelu", **(encoder_kwargs or {}), "normalize": False}
         self.diffusion_method, self.alpha, self.t = diffusion, alpha, t
         self.exact, self.top_k = exact, top_k
+        self.degree_matched_scaling = degree_matched_scaling
         super().__init__(hidden_channels, views=["adjacency", "diffusion"], encoder="gcn",
                          in_channels=in_channels, estimator=estimator, embedding="sum",
                          encoder_kwargs=kwargs, estimator_kwargs=estimator_kwargs,
@@ -99,12 +105,17 @@ class MVGRL(MultiView):
                              improved=adjacency_self_loops == 2)})
         self.sample_size, self.batch_size = sample_size, batch_size
 
-    def _diffusion_for(self, num_nodes: int | None) -> DiffusionView:
+    def _diffusion_for(self, num_nodes: int | None) -> DiffusionView | DegreeMatchedScaling:
         exact = self.exact if self.exact is not None else \
             (num_nodes is None or num_nodes <= MVGRL_EXACT_MAX_NODES)
+        if self.degree_matched_scaling and not exact:
+            raise ValueError(f"degree_matched_scaling post-processes the dense exact diffusion; "
+                             f"a graph of {num_nodes} nodes gets the sparse approximate one "
+                             f"(pass exact=True to force the dense one)")
         if exact:
-            return DiffusionView(self.diffusion_method, alpha=self.alpha, t=self.t,
-                                 sparsification=None, normalization_out=None)
+            dense = DiffusionView(self.diffusion_method, alpha=self.alpha, t=self.t,
+                                  sparsification=None, normalization_out=None)
+            return DegreeMatchedScaling(dense) if self.degree_matched_scaling else dense
         return DiffusionView("ppr", alpha=self.alpha, k=self.top_k, exact=False,
                              normalization_out=None)
 

@@ -233,3 +233,70 @@ def per_graph_diffusion(edge_index: torch.Tensor, batch: torch.Tensor | None = N
     # dense[b, i, j]: node i aggregates from node j; as an edge j -> i.
     index = torch.stack([offset + col, offset + row])
     return index, dense[graph, row, col].to(torch.float32)
+
+
+#: The thresholds MVGRL's code tries for its degree-matched sparsification.
+MVGRL_THRESHOLDS = (1e-5, 1e-4, 1e-3, 1e-2)
+
+
+class DegreeMatchedScaling(BaseTransform):
+    r"""MVGRL's code's post-processing of CiteSeer's diffusion (``kavehhassani/mvgrl``,
+    ``node/train.py``), after a dense diffusion (``diffusion``, a :class:`DiffusionView` with
+    ``sparsification=None``): entries below a threshold :math:`\epsilon` are dropped, with
+    :math:`\epsilon` the one of ``thresholds`` whose kept entries per node come nearest the
+    graph's average degree :math:`|E| / N`, and then every column :math:`j` is min-max scaled,
+    :math:`s_{ij} \leftarrow (s_{ij} - \min_i s_{ij}) / (\max_i s_{ij} - \min_i s_{ij})` over all
+    :math:`N` entries of the column (dropped ones count as 0; a constant column is only
+    shifted, as scikit-learn's ``MinMaxScaler``). A column is the source node of an edge (the
+    weight of its messages); the diffusion of an undirected graph is symmetric, so it is also
+    that node's row.
+
+    Args:
+        diffusion (DiffusionView): The dense diffusion view this post-processes.
+        thresholds (sequence of float, optional): The candidate :math:`\epsilon`.
+            (default: :data:`MVGRL_THRESHOLDS`)
+    """
+
+    def __init__(self, diffusion: DiffusionView,
+                 thresholds: tuple[float, ...] = MVGRL_THRESHOLDS) -> None:
+        if diffusion.sparsification is not None or not diffusion.exact:
+            raise ValueError("DegreeMatchedScaling post-processes the dense exact diffusion "
+                             "(DiffusionView(sparsification=None, exact=True))")
+        if not thresholds or any(not e > 0 for e in thresholds):
+            raise ValueError(f"'thresholds' must be positive numbers, got {thresholds!r}")
+        self.diffusion, self.thresholds = diffusion, tuple(thresholds)
+        self.name = diffusion.name
+
+    def threshold(self, weight: torch.Tensor, num_nodes: int, num_edges: int) -> float:
+        """The :math:`\\epsilon` whose kept entries per node are nearest the average degree."""
+        degree = num_edges / num_nodes
+        gaps = [abs(degree - int((weight >= e).sum()) / num_nodes) for e in self.thresholds]
+        return self.thresholds[min(range(len(gaps)), key=gaps.__getitem__)]
+
+    def forward(self, data: Data) -> Data:
+        out = self.diffusion(data)
+        index_key, weight_key = view_keys(self.name)
+        index, weight = out[index_key], out[weight_key]
+        n = int(data.num_nodes)
+        eps = self.threshold(weight, n, int(data.edge_index.size(1)))
+        keep = weight >= eps
+        index, weight = index[:, keep], weight[keep]
+        source = index[0]
+        count = torch.bincount(source, minlength=n)
+        high = torch.full((n,), float("-inf"), dtype=weight.dtype).scatter_reduce(
+            0, source, weight, "amax")
+        low = torch.full((n,), float("inf"), dtype=weight.dtype).scatter_reduce(
+            0, source, weight, "amin")
+        zero = torch.zeros((), dtype=weight.dtype)
+        low = torch.where(count < n, zero, low)         # a dropped entry is a 0 in the column
+        high = torch.where(count > 0, torch.maximum(high, zero), zero)
+        span = high - low
+        span = torch.where(span > 0, span, torch.ones_like(span))
+        scaled = (weight - low[source]) / span[source]
+        nonzero = scaled > 0
+        out = copy.copy(out)
+        out[index_key], out[weight_key] = index[:, nonzero], scaled[nonzero]
+        return out
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.diffusion!r}, thresholds={self.thresholds})"

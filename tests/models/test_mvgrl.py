@@ -102,3 +102,18 @@ def test_it_learns_planted_structure_whole_and_from_windows(sample_size):
     acc = linear_probe(embed(model, data), data.y, split)["test_acc"]
     # Measured: untrained 0.63; whole graph 0.97, windows of 256 nodes 0.95.
     assert acc > 0.85 and acc > untrained + 0.2, (acc, untrained)
+
+
+def test_degree_matched_scaling_reaches_the_diffusion_view(monkeypatch):
+    from graphinfo.transforms import DegreeMatchedScaling
+
+    data = planted_partition(num_nodes=120, num_classes=3, num_features=8, seed=0)
+    model = MVGRL(8, in_channels=data.num_features, degree_matched_scaling=True)
+    prepared = model.prepare(data)
+    assert isinstance(model.diffusion, DegreeMatchedScaling)
+    expected = DegreeMatchedScaling(model.diffusion.diffusion)(data)
+    assert torch.equal(prepared.diffusion_edge_weight, expected.diffusion_edge_weight)
+    assert float(prepared.diffusion_edge_weight.max()) == pytest.approx(1.0)
+    monkeypatch.setattr(mvgrl_module, "MVGRL_EXACT_MAX_NODES", 50)
+    with pytest.raises(ValueError, match="dense exact diffusion"):
+        MVGRL(8, in_channels=data.num_features, degree_matched_scaling=True).prepare(data)

@@ -1,5 +1,7 @@
 import pytest
 import torch
+import torch_geometric.utils
+from torch_geometric.data import Data
 from torch_geometric.utils import add_self_loops, coalesce, to_dense_adj
 
 from graphinfo.transforms import DiffusionView
@@ -168,3 +170,42 @@ def test_per_graph_diffusion_checks_its_arguments():
         per_graph_diffusion(edge_index, torch.tensor([1, 0]))
     index, weight = per_graph_diffusion(edge_index)         # one graph, read off the edges
     assert index.size(1) == 4 and torch.allclose(weight.view(2, 2), weight.view(2, 2).t())
+
+
+def test_degree_matched_scaling_is_the_authors_citeseer_step():
+    from sklearn.preprocessing import MinMaxScaler
+
+    from graphinfo.transforms import DegreeMatchedScaling, DiffusionView
+
+    generator = torch.Generator().manual_seed(0)
+    n = 40
+    edge_index = torch.randint(0, n, (2, 120), generator=generator)
+    edge_index = torch_geometric.utils.to_undirected(
+        torch_geometric.utils.remove_self_loops(edge_index)[0], num_nodes=n)
+    data = Data(edge_index=edge_index, num_nodes=n)
+    dense_view = DiffusionView(sparsification=None, normalization_out=None)
+    plain = dense_view(data)
+    diff = torch.zeros(n, n, dtype=torch.float64)
+    diff[plain.diffusion_edge_index[1], plain.diffusion_edge_index[0]] = \
+        plain.diffusion_edge_weight.double()
+    # The authors' code (node/train.py, CiteSeer), on the dense matrix.
+    adj = torch.zeros(n, n)
+    adj[edge_index[0], edge_index[1]] = 1.0
+    average = float(adj.sum()) / n
+    epsilons = [1e-5, 1e-4, 1e-3, 1e-2]
+    gaps = [abs(average - float((diff >= e).sum()) / n) for e in epsilons]
+    epsilon = epsilons[gaps.index(min(gaps))]
+    expected = diff.clone().numpy()
+    expected[expected < epsilon] = 0.0
+    expected = MinMaxScaler().fit(expected).transform(expected)
+    transform = DegreeMatchedScaling(dense_view)
+    assert transform.threshold(plain.diffusion_edge_weight, n, edge_index.size(1)) == epsilon
+    out = transform(data)
+    got = torch.zeros(n, n, dtype=torch.float64)
+    got[out.diffusion_edge_index[1], out.diffusion_edge_index[0]] = \
+        out.diffusion_edge_weight.double()
+    # Messages from node j carry column j of the authors' matrix (its rows are targets).
+    assert torch.allclose(got, torch.from_numpy(expected), atol=1e-5)
+    assert torch.equal(out.edge_index, edge_index)
+    with pytest.raises(ValueError, match="dense exact diffusion"):
+        DegreeMatchedScaling(DiffusionView())
