@@ -265,10 +265,28 @@ class Progress:
 
 def load_checkpoint(checkpoint: str | os.PathLike | None) -> dict[str, Any] | None:
     """The checkpoint to resume from, or ``None`` when its file does not exist; in a
-    distributed run rank 0 reads it and sends it to the others (no shared filesystem needed)."""
+    distributed run rank 0 reads it and sends it to the others (no shared filesystem needed).
+
+    The file is read with ``torch.load(weights_only=True)``: tensors and plain containers only,
+    so a file that would run code when unpickled is refused, never executed.
+
+    Raises:
+        ValueError: If the file is not a checkpoint this engine wrote (truncated, corrupt, or
+            holding anything but tensors and plain values); the message names the file.
+    """
     state = None
     if checkpoint is not None and distributed.is_main_process() and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        except Exception as error:   # truncated, corrupt or unsafe: name the file, keep it
+            raise ValueError(f"checkpoint {checkpoint} could not be read as a graphinfo "
+                             f"checkpoint (tensors and plain values only): "
+                             f"{type(error).__name__}: {error}") from None
+        missing = [key for key in ("model", "optimizer", "history")
+                   if not isinstance(state, dict) or key not in state]
+        if missing:
+            raise ValueError(f"checkpoint {checkpoint} is not a graphinfo checkpoint (it has no "
+                             f"{', '.join(map(repr, missing))})")
     if distributed.is_distributed():
         box = [state]
         torch.distributed.broadcast_object_list(box, src=0)

@@ -94,6 +94,37 @@ def test_checkpoint_and_resume_continue_the_same_run(planted, tmp_path):
     assert list(tmp_path.iterdir()) == [path]  # no temporary files left behind
 
 
+class _RunsCode:
+    """Unpickling this calls ``Path.touch`` on a marker file: code a checkpoint must not run."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.touch, (pathlib.Path(self.marker),)
+
+
+def test_a_checkpoint_that_runs_code_is_refused_and_never_run(planted, tmp_path):
+    path, marker = tmp_path / "ckpt.pt", tmp_path / "ran"
+    torch.save({"model": {}, "optimizer": {}, "history": {}, "evil": _RunsCode(marker)}, path)
+    with pytest.raises(ValueError, match=f"checkpoint {path} could not be read"):
+        fit(_model(planted), planted, epochs=2, checkpoint=path, resume=True)
+    assert not marker.exists()
+
+
+def test_a_truncated_or_foreign_checkpoint_names_the_file(planted, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    fit(_model(planted), planted, epochs=2, patience=None, checkpoint=path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=f"checkpoint {path} could not be read"):
+        fit(_model(planted), planted, epochs=3, checkpoint=path, resume=True)
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="is not a graphinfo checkpoint .*'model'"):
+        fit(_model(planted), planted, epochs=3, checkpoint=path, resume=True)
+
+
 @pytest.mark.parametrize("poisoned_epoch, saved_epochs", [(11, 10), (9, 5)])
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
         planted, tmp_path, poisoned_epoch, saved_epochs):
