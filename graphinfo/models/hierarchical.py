@@ -64,8 +64,12 @@ class Hierarchy(NamedTuple):
 
 
 def largest_graph(data: Any) -> int:
-    """Nodes of the largest graph of ``data`` (one graph, or a collection of graphs)."""
-    if isinstance(data, Data) or hasattr(data, "num_nodes") and not hasattr(data, "__len__"):
+    """Nodes of the largest graph of ``data`` (one graph, a ``Batch`` of graphs, or a
+    collection of graphs)."""
+    if isinstance(data, Data):
+        batch = getattr(data, "batch", None)
+        if batch is not None and batch.numel():
+            return int(torch.bincount(batch).max())
         return int(data.num_nodes)
     slices = getattr(data, "slices", None)
     if isinstance(slices, dict) and "x" in slices and getattr(data, "_indices", None) is None:

@@ -198,3 +198,13 @@ def test_diffpool_needs_the_largest_graph_or_cluster_counts():
     with pytest.raises(ValueError, match="give 'max_num_nodes'"):
         HierarchicalInfomax(3, pooling="diffpool")
     assert HierarchicalInfomax(3, num_clusters=(5, 2), num_levels=2).num_clusters == (5, 2)
+
+
+def test_the_largest_graph_of_a_graph_a_batch_and_a_dataset():
+    from graphinfo.models.hierarchical import largest_graph
+
+    graphs = _graphs()
+    sizes = [g.num_nodes for g in graphs]
+    assert largest_graph(graphs) == max(sizes)
+    assert largest_graph(Batch.from_data_list(graphs)) == max(sizes)
+    assert largest_graph(graphs[0]) == sizes[0]
