@@ -149,9 +149,9 @@ class HierarchicalInfomax(MIModel):
         terms (sequence of str, optional): Any of :data:`TERMS`. (default: ``('uhgr',)``)
         link_weight, entropy_weight (float, optional): Weights of DiffPool's losses.
             (default: :obj:`0.0`)
-        encoder_kwargs, corruption_kwargs, discriminator_kwargs, estimator_kwargs (dict,
-            optional): Keyword arguments of the named parts (``encoder_kwargs`` reach every
-            sparse GNN).
+        encoder_kwargs (dict, optional): Arguments of every sparse GNN.
+        corruption_kwargs, discriminator_kwargs, estimator_kwargs (dict, optional): Keyword
+            arguments of the named parts.
     """
 
     level = "both"
