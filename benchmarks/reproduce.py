@@ -83,8 +83,14 @@ def _gmi_model(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
             "encoder_kwargs": {"num_layers": args.layers or _gmi_layers(dataset)}}
 
 
+def _patience(args: argparse.Namespace, default: int) -> int:
+    """``--patience`` when given, else the recipe's own."""
+    return args.patience if args.patience is not None else default
+
+
 def _node_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
-    return {"epochs": args.epochs or 1000, "lr": args.lr or 1e-3, "patience": args.patience,
+    return {"epochs": args.epochs or 1000, "lr": args.lr or 1e-3,
+            "patience": _patience(args, 20),
             "progress": False}
 
 
@@ -130,7 +136,8 @@ def _mvgrl_model(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _mvgrl_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
-    return {"epochs": args.epochs or 3000, "lr": args.lr or 1e-3, "patience": args.patience,
+    return {"epochs": args.epochs or 3000, "lr": args.lr or 1e-3,
+            "patience": _patience(args, 20),
             "progress": False}
 
 
@@ -170,6 +177,12 @@ GRACE_SETTINGS: dict[str, dict[str, Any]] = {
                "df": (0.0, 0.2), "tau": 0.7, "epochs": 1500},
 }
 
+
+#: What every GRACE-family recipe trains, whatever its settings.
+GRACE_TRAINING = ("2-layer GCN (first layer twice as wide), ELU projection head, cosine / "
+                  "temperature critic with intra- and inter-view negatives, Adam with "
+                  "weight decay 1e-5 for the configured epochs (no early stopping, final "
+                  "weights), row-normalised features.")
 
 #: The settings DGL's GRACE example (examples/pytorch/grace, README) runs on the public split,
 #: found there "via a small grid search" because config.yaml's did poorly on it; the authors'
@@ -237,7 +250,7 @@ def _uhgr_graph_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def _uhgr_node_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"epochs": args.epochs or 1000, "lr": args.lr or 1e-3,
-            "patience": args.patience if args.patience != 20 else 40, "max_grad_norm": 2.0,
+            "patience": _patience(args, 40), "max_grad_norm": 2.0,
             "progress": False}
 
 
@@ -372,11 +385,8 @@ RECIPES: dict[str, Recipe] = {
         source="Zhu et al., Deep Graph Contrastive Representation Learning, 2020, Table 3 "
                "(random 10 % / 90 % splits; no public-split figure is published for these "
                "settings)",
-        settings="GRACE's config.yaml per dataset: 2-layer GCN (first layer twice as wide), "
-                 "two views by edge dropping and feature-column masking at the dataset's "
-                 "rates, ELU projection head, cosine / temperature critic with intra- and "
-                 "inter-view negatives, Adam with weight decay 1e-5 for the configured epochs "
-                 "(no early stopping, final weights), row-normalised features.",
+        settings="GRACE's config.yaml per dataset: two views by edge dropping and "
+                 "feature-column masking at the dataset's rates; " + GRACE_TRAINING,
         model_kwargs=_grace_model, fit_kwargs=_grace_fit,
         paper_random={"cora": 83.3, "citeseer": 72.1, "pubmed": 86.7},
         notes=["The paper's figures are on random 10 % / 90 % splits (C by a cross-validated "
@@ -394,10 +404,7 @@ RECIPES: dict[str, Recipe] = {
                  "there; DGL chose these by a small grid search): Cora 256 units, edge drop "
                  "0.3 / 0.4, feature masks 0.3 / 0.4, tau 0.4, lr 5e-4, 400 epochs, ReLU; "
                  "CiteSeer 512 units, 0.3 everywhere, tau 0.4, lr 1e-3, 100 epochs, PReLU; "
-                 "PubMed config.yaml's. 2-layer GCN (first layer twice as wide), ELU "
-                 "projection head of as many units, cosine / temperature critic with intra- "
-                 "and inter-view negatives, Adam with weight decay 1e-5 (no early stopping, "
-                 "final weights), row-normalised features.",
+                 "PubMed config.yaml's; projection heads of as many units; " + GRACE_TRAINING,
         model_kwargs=_grace_public_model, fit_kwargs=_grace_public_fit,
         paper_random={"cora": 83.3, "citeseer": 72.1, "pubmed": 86.7},
         notes=["DGL's README does not say what its grid search selected on; its probe (as the "
@@ -414,10 +421,7 @@ RECIPES: dict[str, Recipe] = {
         settings="GCA-DE (degree centrality: edges between low-degree nodes, and feature "
                  "dimensions rare among high-degree nodes, dropped more; cut-off 0.7; features "
                  "masked before edges are dropped) with GRACE's config.yaml per dataset, its "
-                 "rates as the mean rates: 2-layer GCN (first layer twice as wide), ELU "
-                 "projection head, cosine / temperature critic with intra- and "
-                 "inter-view negatives, Adam with weight decay 1e-5 for the configured epochs "
-                 "(no early stopping, final weights), row-normalised features.",
+                 "rates as the mean rates; " + GRACE_TRAINING,
         model_kwargs=_gca_model, fit_kwargs=_grace_fit,
         paper_random={},
         notes=["GCA's paper (Zhu et al., Graph Contrastive Learning with Adaptive "
@@ -435,9 +439,8 @@ RECIPES: dict[str, Recipe] = {
                  "dropped) with the public-split settings of the grace_public recipe as its "
                  "mean rates (DGL's GRACE example: Cora 256 units, edge drop 0.3 / 0.4, "
                  "feature masks 0.3 / 0.4, tau 0.4, lr 5e-4, 400 epochs, ReLU; CiteSeer 512 "
-                 "units, 0.3 everywhere, tau 0.4, lr 1e-3, 100 epochs, PReLU), 2-layer GCN, "
-                 "ELU projection head, Adam with weight decay 1e-5 (final weights), "
-                 "row-normalised features.",
+                 "units, 0.3 everywhere, tau 0.4, lr 1e-3, 100 epochs, PReLU); "
+                 + GRACE_TRAINING,
         model_kwargs=_gca_public_model, fit_kwargs=_grace_public_fit,
         notes=["The paper column is GRACE's, so the row compares the adaptive augmentation "
                "with GRACE's uniform one at equal mean rates."]),
@@ -716,7 +719,9 @@ def main(argv: list[str] | None = None) -> int:
                              "over processes)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs (DGI: 1000; GMI: 550; InfoGraph: per dataset)")
-    parser.add_argument("--patience", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=None,
+                        help="early-stopping patience of node models (default: the recipe's, "
+                             "20; UHGR 40)")
     parser.add_argument("--hidden", type=int, default=None,
                         help="units (default: 512; InfoGraph 32 per layer)")
     parser.add_argument("--layers", type=int, default=None,
