@@ -247,3 +247,14 @@ def test_a_gcn_on_a_subgraph_without_full_graph_degrees_is_refused(planted):
     batch = Data(x=planted.x, edge_index=planted.edge_index, batch_size=10)
     with pytest.raises(ValueError, match="needs the full graph's in-degree"):
         _dgi(planted).subgraph_inputs(batch)
+
+
+def test_a_checkpoint_that_runs_code_is_refused_and_never_run(planted, tmp_path):
+    from tests.test_train import _RunsCode
+
+    path, marker = tmp_path / "mb.pt", tmp_path / "ran"
+    torch.save({"model": {}, "optimizer": {}, "history": {}, "evil": _RunsCode(marker)}, path)
+    with pytest.raises(ValueError, match=f"checkpoint {path} could not be read"):
+        fit_minibatch(_dgi(planted), planted, batch_size=64, epochs=2, checkpoint=path,
+                      resume=True)
+    assert not marker.exists()

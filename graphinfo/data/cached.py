@@ -7,15 +7,38 @@ processes into ``processed_dir`` only when the processed files are missing there
 override both properties, so raw files are read where they were found and every write goes to the
 cache folder; a failed or disabled download becomes a :class:`FileNotFoundError` that says which
 files to put where.
+
+Processing and loading are PyG's, made safe (see :mod:`graphinfo.data.cache_entry`): each entry
+is processed under a lock into a temporary folder and sealed by a manifest, so a crash, a full
+disk or a second process never leaves an entry that is trusted half written; every cached file
+is read with ``torch.load(weights_only=True)`` (PyG falls back to an unpickling load that runs
+code, and reads ``pre_transform.pt`` / ``pre_filter.pt`` so); an entry that is incomplete,
+corrupt or refused is rebuilt, with a warning. Planetoid's raw pickles are read by
+:func:`~graphinfo.data.planetoid_files.read_planetoid` (a restricted unpickler), never by
+``pickle.load``.
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+import torch
+from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data.dataset import _repr
 from torch_geometric.datasets import Amazon, Coauthor, Planetoid, TUDataset
+
+from graphinfo.data.cache_entry import (
+    UnreadableFileError,
+    entry_complete,
+    entry_lock,
+    safe_torch_load,
+    write_entry,
+)
+from graphinfo.data.planetoid_files import read_planetoid
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +65,10 @@ class ReadOnlyRootMixin:
     _gi_processed_dir: str
     _gi_missing: MissingMessage
     _gi_allow_download: bool
+    #: While an entry is being written: the temporary folder the processed files go to.
+    _gi_staging: str | None = None
+    #: Globals beyond PyG's registered data classes that the processed files need.
+    _gi_safe_globals: Sequence[Any] = ()
 
     def __init__(self, name: str, raw_dir: str | os.PathLike[str],
                  processed_dir: str | os.PathLike[str], missing: MissingMessage,
@@ -71,8 +98,81 @@ class ReadOnlyRootMixin:
 
     @property
     def processed_dir(self) -> str:
-        """The cache folder processed files are written to."""
-        return self._gi_processed_dir
+        """The cache folder processed files are read from (while processing: the temporary
+        folder they are written to)."""
+        return self._gi_staging or self._gi_processed_dir
+
+    def _gi_entry_names(self) -> list[str]:
+        return [os.path.basename(path) for path in self.processed_paths] + \
+            ["pre_transform.pt", "pre_filter.pt"]
+
+    def _process(self) -> None:
+        """PyG's ``Dataset._process``, crash-safe and without unsafe loads: under the entry's
+        lock, a sealed entry is kept (with PyG's warning when the pre-transform or pre-filter
+        differs from the one it was made with), anything else is (re)built as a set."""
+        folder = Path(self._gi_processed_dir)
+        with entry_lock(folder):
+            if not self.force_reload and entry_complete(folder, self._gi_entry_names()):
+                try:
+                    self._gi_check_pre_processing(folder)
+                    return
+                except UnreadableFileError as error:
+                    self._gi_warn_rebuild(folder, str(error))
+            elif not self.force_reload and folder.is_dir() and any(
+                    (folder / name).exists() for name in self._gi_entry_names()):
+                self._gi_warn_rebuild(folder, "it is incomplete (a run was killed or the disk "
+                                              "filled up while it was written)")
+            write_entry(folder, self._gi_build)
+
+    def _gi_check_pre_processing(self, folder: Path) -> None:
+        for name, value in (("pre_transform", self.pre_transform),
+                            ("pre_filter", self.pre_filter)):
+            if safe_torch_load(folder / f"{name}.pt") != _repr(value):
+                warnings.warn(f"The `{name}` argument differs from the one used in the "
+                              f"pre-processed version of this dataset in {folder}; pass "
+                              f"`force_reload=True` to process it again.", stacklevel=3)
+
+    def _gi_build(self, staging: Path) -> None:
+        """Processes the raw files into ``staging`` (``write_entry``'s temporary folder)."""
+        logger.info("processing %s into %s", self._gi_raw_dir, self._gi_processed_dir)
+        self._gi_staging = os.fspath(staging)
+        try:
+            self.process()
+            torch.save(_repr(self.pre_transform), staging / "pre_transform.pt")
+            torch.save(_repr(self.pre_filter), staging / "pre_filter.pt")
+        finally:
+            self._gi_staging = None
+
+    @staticmethod
+    def _gi_warn_rebuild(folder: Path, reason: str) -> None:
+        warnings.warn(f"rebuilding the cached dataset in {folder}: {reason}", stacklevel=4)
+
+    def _gi_load_entry(self, path: str | os.PathLike[str]) -> Any:
+        """A processed file, read with ``torch.load(weights_only=True)``; a file that cannot be
+        read so (truncated, corrupt, or asking to run code) makes the entry be rebuilt once,
+        with a warning.
+
+        Raises:
+            UnreadableFileError: If even the rebuilt file cannot be read (names the file).
+        """
+        try:
+            return safe_torch_load(path, self._gi_safe_globals)
+        except UnreadableFileError as error:
+            folder = Path(self._gi_processed_dir)
+            self._gi_warn_rebuild(folder, str(error))
+            with entry_lock(folder):
+                write_entry(folder, self._gi_build)
+        return safe_torch_load(path, self._gi_safe_globals)
+
+    def load(self, path: str, data_cls: type = Data) -> None:
+        """``InMemoryDataset.load`` through :meth:`_gi_load_entry` (never an unsafe load)."""
+        out = self._gi_load_entry(path)
+        if not isinstance(out, tuple) or len(out) not in (2, 3):
+            raise UnreadableFileError(f"{path} is not a processed PyG dataset (a "
+                                      f"{type(out).__name__})")
+        data, self.slices = out[0], out[1]
+        data_cls = out[2] if len(out) == 3 else data_cls
+        self.data = data_cls.from_dict(data) if isinstance(data, dict) else data
 
     def download(self) -> None:
         """Downloads through the parent class, or raises a helpful FileNotFoundError.
@@ -93,15 +193,49 @@ class ReadOnlyRootMixin:
 class ReadOnlyPlanetoid(ReadOnlyRootMixin, Planetoid):
     """:class:`~torch_geometric.datasets.Planetoid` (public split) with redirected folders.
 
-    Raw files: ``ind.<name>.*``. Arguments as for :class:`ReadOnlyRootMixin`.
+    Raw files: ``ind.<name>.*``, read by
+    :func:`~graphinfo.data.planetoid_files.read_planetoid` (nothing they name is run).
+    Arguments as for :class:`ReadOnlyRootMixin`.
     """
+
+    def process(self) -> None:
+        """Reads the raw pickles with the restricted unpickler; PyG's ``pickle.load`` never."""
+        if self.split == "geom-gcn":
+            raise ValueError("the geom-gcn split of Planetoid is not supported here")
+        data = read_planetoid(self.raw_dir, self.name)
+        data = data if self.pre_transform is None else self.pre_transform(data)
+        self.save([data], self.processed_paths[0])
 
 
 class ReadOnlyTUDataset(ReadOnlyRootMixin, TUDataset):
     """:class:`~torch_geometric.datasets.TUDataset` with redirected folders (plain variant only).
 
-    Raw files: ``<name>_A.txt`` etc. Arguments as for :class:`ReadOnlyRootMixin`.
+    Raw files: ``<name>_A.txt`` etc. Arguments as for :class:`ReadOnlyRootMixin` plus
+    ``use_node_attr`` / ``use_edge_attr`` as PyG's. ``TUDataset.__init__`` reads its processed
+    file with PyG's unsafe fallback; its bookkeeping is done here with a safe load instead.
     """
+
+    def __init__(self, name: str, raw_dir: str | os.PathLike[str],
+                 processed_dir: str | os.PathLike[str], missing: MissingMessage,
+                 allow_download: bool = True, transform: Callable | None = None,
+                 pre_transform: Callable | None = None, pre_filter: Callable | None = None,
+                 force_reload: bool = False, use_node_attr: bool = False,
+                 use_edge_attr: bool = False) -> None:
+        self._set_dirs(raw_dir, processed_dir, missing, allow_download)
+        self.name, self.cleaned = name, False
+        InMemoryDataset.__init__(self, os.fspath(processed_dir), transform, pre_transform,
+                                 pre_filter, force_reload=force_reload)
+        out = self._gi_load_entry(self.processed_paths[0])
+        if not isinstance(out, tuple) or len(out) not in (3, 4):
+            raise UnreadableFileError(f"{self.processed_paths[0]} is not a processed "
+                                      f"TUDataset")
+        data, self.slices, self.sizes = out[:3]
+        data_cls = out[3] if len(out) == 4 else Data
+        self.data = data_cls.from_dict(data) if isinstance(data, dict) else data
+        if self._data.x is not None and not use_node_attr:
+            self._data.x = self._data.x[:, self.num_node_attributes:]
+        if self._data.edge_attr is not None and not use_edge_attr:
+            self._data.edge_attr = self._data.edge_attr[:, self.num_edge_attributes:]
 
 
 class ReadOnlyAmazon(ReadOnlyRootMixin, Amazon):

@@ -8,8 +8,9 @@
   metapath adjacencies ``<metapath>.npz``, optional ``<t>_feat.npz`` per type and the splits
   ``{train,val,test}_{20,40,60}.npy`` (20/40/60 labelled nodes per class).
 * :func:`read_imdb_hdgi` — HDGI's IMDB (Ren et al. 2019): pickled ``scipy.sparse`` metapath
-  adjacencies ``MAM`` and ``MDM`` and movie features, read by :class:`SparsePickleReader`, which
-  builds numpy arrays and rebuilds sparse matrices from their parts and runs nothing else.
+  adjacencies ``MAM`` and ``MDM`` and movie features, read by the restricted unpickler of
+  :mod:`graphinfo.data.safe_pickle`, which builds numpy arrays and rebuilds sparse matrices from
+  their parts and runs nothing else.
 
 Metapath adjacencies become boolean relations ``(target, NAME, target)``: explicit zeros
 dropped, counts turned into single edges, the diagonal (a node's walk back to itself) kept.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphinfo.data.hetero import METAPATHS_ATTR, TARGET_ATTR, coo_to_edge_index
+from graphinfo.data.safe_pickle import read_restricted_pickle
 
 logger = logging.getLogger(__name__)
 
@@ -219,61 +220,19 @@ def read_heco(folder: PathLike, labelled_per_class: int | None = 20,
 
 # -- HDGI's IMDB -----------------------------------------------------------------------------
 
-class _SparseParts:
-    """Stands in for a pickled ``scipy.sparse`` matrix: keeps its attribute dict only."""
-
-    kind = ""
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.state = state
-
-    def to_scipy(self) -> sp.spmatrix:
-        s = self.state
-        shape = tuple(int(v) for v in s.get("_shape", s.get("shape")))
-        if self.kind == "coo":
-            return sp.coo_matrix((s["data"], (s["row"], s["col"])), shape=shape)
-        cls = sp.csr_matrix if self.kind == "csr" else sp.csc_matrix
-        return cls((s["data"], s["indices"], s["indptr"]), shape=shape)
-
-
-class SparsePickleReader(pickle.Unpickler):
-    """Unpickles numpy arrays and ``scipy.sparse`` COO/CSR/CSC matrices and nothing else.
-
-    numpy arrays are rebuilt by numpy's own reconstructor; a sparse matrix is not built by its
-    class at all: its pickled attribute dict (data, indices, shape) is kept and the matrix made
-    from those arrays, so no constructor or ``__setstate__`` of the pickle's choosing runs, and
-    pickles of old scipy versions (``scipy.sparse.coo.coo_matrix``) load with new ones. Any
-    other global raises :class:`pickle.UnpicklingError`.
-    """
-
-    _SPARSE_MODULES = ("scipy.sparse", "scipy.sparse.coo", "scipy.sparse.csr",
-                       "scipy.sparse.csc", "scipy.sparse._coo", "scipy.sparse._csr",
-                       "scipy.sparse._csc")
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module in self._SPARSE_MODULES and name in ("coo_matrix", "csr_matrix",
-                                                       "csc_matrix"):
-            return type(f"_{name}", (_SparseParts,), {"kind": name[:3]})
-        if module == "numpy" and name in ("ndarray", "dtype"):
-            return getattr(np, name)
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") \
-                and name == "_reconstruct":
-            from numpy._core.multiarray import _reconstruct
-            return _reconstruct
-        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only numpy arrays "
-                                     f"and scipy.sparse matrices are read")
-
-
 def load_sparse_pickle(path: PathLike) -> sp.spmatrix | np.ndarray:
-    """Reads a pickled numpy array or scipy sparse matrix with :class:`SparsePickleReader`."""
-    with open(path, "rb") as handle:
-        obj = SparsePickleReader(handle, encoding="latin1").load()
-    if isinstance(obj, _SparseParts):
-        return obj.to_scipy()
-    if isinstance(obj, np.ndarray):
+    """Reads a pickled numpy array or scipy sparse matrix with
+    :class:`~graphinfo.data.safe_pickle.RestrictedUnpickler` (nothing it names is run).
+
+    Raises:
+        ValueError: If the file is refused, corrupt, or holds anything but an array or a
+            sparse matrix; the message names the file.
+    """
+    obj = read_restricted_pickle(path)
+    if isinstance(obj, (np.ndarray, sp.spmatrix)):
         return obj
-    raise pickle.UnpicklingError(f"{path} holds a {type(obj).__name__}, not an array or a "
-                                 f"sparse matrix")
+    raise ValueError(f"{os.fspath(path)} holds a {type(obj).__name__}, not an array or a "
+                     f"sparse matrix")
 
 
 #: HDGI's IMDB feature files, by name.

@@ -7,8 +7,10 @@ background version check. Compared with :class:`ogb.nodeproppred.PygNodePropPred
 * never asks via ``input()`` when the dataset folder lacks ``RELEASE_v<version>.txt`` (it logs a
   warning instead), because it does not run the parent constructor, only its bookkeeping;
 * writes the processed file into the cache instead of ``<dataset folder>/processed``;
-* loads that file with ``torch.load`` under :func:`torch.serialization.safe_globals` for the PyG
-  classes it pickles (with torch >= 2.6 the parent's plain ``torch.load`` fails on them);
+* writes that file as a crash-safe cache entry and loads it with ``torch.load(weights_only=True)``
+  under :func:`torch.serialization.safe_globals` for the PyG classes it pickles (the parent's
+  plain ``torch.load`` fails on them with torch >= 2.6), rebuilding an entry that cannot be
+  read so (see :mod:`graphinfo.data.cached`);
 * never renames files in the raw folder (ogb renames ``species.csv.gz`` of ogbn-proteins while
   processing; here that happens in a staging folder of symbolic links inside the cache).
 
@@ -217,8 +219,9 @@ class ReadOnlyNodePropPred(ReadOnlyRootMixin, PygNodePropPredDataset):
                            release.name, name)
         self._set_dirs(dataset_dir / "raw", processed_dir, missing, allow_download)
         InMemoryDataset.__init__(self, os.fspath(dataset_dir), transform)
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            self.data, self.slices = torch.load(self.processed_paths[0])
+        self.data, self.slices = self._gi_load_entry(self.processed_paths[0])
+
+    _gi_safe_globals = SAFE_GLOBALS
 
     def get_idx_split(self, split_type: str | None = None) -> dict[str, Any]:
         """OGB's split (``{'train', 'valid', 'test'}``; per node type for heterogeneous data),

@@ -1,0 +1,200 @@
+"""Cache entries that a crash, a full disk or a second process cannot leave half written.
+
+A cache entry is one folder of processed files. It is written as a set:
+
+1. under an exclusive lock (:func:`entry_lock`, on the file ``.lock`` inside it), so two
+   processes processing the same dataset into one fresh cache take turns and the second finds
+   the first one's entry;
+2. into a private temporary folder inside the entry (``.tmp-<pid>-<random>``), each file
+   flushed to disk, then renamed into place one by one;
+3. sealed last by a manifest (:data:`MANIFEST`, itself written to a temporary name and renamed)
+   naming every file with its size. The old manifest is removed before any file is replaced.
+
+An entry is trusted only when its manifest names every expected file with the size it has
+(:func:`entry_complete`); anything else (a kill before the manifest was written, a truncated
+file, a foreign file) is rebuilt. Temporary folders of killed writers are removed the next time
+the entry is written. Files are read with :func:`safe_torch_load`
+(``torch.load(weights_only=True)``): a file that would run code when unpickled is refused,
+never executed.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+#: The file that seals a complete entry.
+MANIFEST = "graphinfo-manifest.json"
+#: Version of the manifest's layout.
+MANIFEST_FORMAT = 1
+#: The lock file inside an entry.
+LOCK = ".lock"
+_TEMPORARY_PREFIX = ".tmp-"
+
+
+class UnreadableFileError(ValueError):
+    """A file could not be read safely (truncated, corrupt, or needing globals beyond tensors
+    and plain containers); the message names it."""
+
+
+def safe_torch_load(path: str | os.PathLike[str], safe_globals: Sequence[Any] = ()) -> Any:
+    """``torch.load(path, weights_only=True)`` with ``safe_globals`` allowed in this call only.
+
+    Raises:
+        UnreadableFileError: If the file is missing, truncated or corrupt, or names a global
+            outside tensors, plain containers, PyG's registered data classes and
+            ``safe_globals``; the message names the file and the reason.
+    """
+    try:
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:   # UnpicklingError, EOFError, RuntimeError (zip), OSError ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UnreadableFileError(f"{os.fspath(path)} could not be read safely "
+                                  f"(torch.load(weights_only=True)): {type(error).__name__}"
+                                  f"{': ' + reason if reason else ''}") from None
+
+
+@contextlib.contextmanager
+def entry_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Holds an exclusive lock on the cache entry ``folder`` (blocking until it is free).
+
+    The lock is an OS file lock on ``<folder>/.lock`` (the folder is created): it is released
+    when the holder exits, however it exits (a ``kill -9`` included), so a dead writer never
+    blocks a later run.
+    """
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    lock_path = Path(folder) / LOCK
+    with open(lock_path, "a+b") as handle:
+        _lock(handle)
+        try:
+            yield
+        finally:
+            _unlock(handle)
+
+
+def _lock(handle: Any) -> None:
+    try:
+        import fcntl
+    except ImportError:   # Windows
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+
+
+def _unlock(handle: Any) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _read_manifest(folder: Path) -> dict[str, int] | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if manifest.get("format") != MANIFEST_FORMAT or not isinstance(files, dict) or \
+            not all(isinstance(size, int) for size in files.values()):
+        return None
+    return files
+
+
+def entry_complete(folder: str | os.PathLike[str], names: Sequence[str]) -> bool:
+    """Whether ``folder`` is a sealed entry holding every one of ``names`` at its sealed size."""
+    folder = Path(folder)
+    files = _read_manifest(folder)
+    if files is None:
+        return False
+    for name in names:
+        try:
+            if name not in files or (folder / name).stat().st_size != files[name]:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):   # not every platform can open a folder
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> None:
+    """Removes the temporary folders and files that killed writers left in ``folder``; call it
+    only under :func:`entry_lock` (no live writer then has any)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.name.startswith(_TEMPORARY_PREFIX):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def write_entry(folder: str | os.PathLike[str], build: Callable[[Path], None]) -> list[str]:
+    """Writes the cache entry ``folder`` as a set: ``build(temporary_folder)`` writes the files,
+    which are then renamed into ``folder`` and sealed by the manifest. Call it under
+    :func:`entry_lock`.
+
+    Returns:
+        list[str]: The names of the files written.
+
+    Raises:
+        Whatever ``build`` or the file system raises (a full disk: ``OSError``); the entry is
+        then left unsealed (never trusted) and the temporary folder removed.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)
+    staging = folder / f"{_TEMPORARY_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        build(staging)
+        names = sorted(path.name for path in staging.iterdir() if path.is_file())
+        with contextlib.suppress(FileNotFoundError):
+            (folder / MANIFEST).unlink()   # unsealed while files are replaced
+        sizes = {}
+        for name in names:
+            _fsync_file(staging / name)
+            sizes[name] = (staging / name).stat().st_size
+            os.replace(staging / name, folder / name)
+        manifest = staging / MANIFEST
+        manifest.write_text(json.dumps({"format": MANIFEST_FORMAT, "files": sizes}, indent=1))
+        _fsync_file(manifest)
+        os.replace(manifest, folder / MANIFEST)
+        _fsync_dir(folder)
+        return names
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
