@@ -187,7 +187,7 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
 
 
 #: Parsed arguments of ``pretrain`` that are not flags a replay takes over.
-_NOT_REPLAYED = ("func", "command", "config", "verbose")
+_NOT_REPLAYED = ("func", "command", "config", "verbose", "overwrite")
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -318,7 +318,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
 
     data = normalise_features(dataset.data, args.feature_norm)
-    out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
+    out = _output_folder(args, dataset)
     model_kwargs = {**model.data_kwargs(data), **_model_kwargs(args, model)}
     config = _config(args, model, dataset, device, out, model_kwargs, "node")
     defaults = model.defaults
@@ -391,14 +391,19 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     if baselines:
         print(_baseline_line(summary, metric))
     assert best is not None
-    _write_outputs(out, best, results, summary, config, evaluation, curves)
     chosen = "best validation " + name if labelled else "the first seed: no labels to choose by"
+
+    def write(folder: Path) -> None:
+        _write_outputs(folder, best, results, summary, config, evaluation, curves)
+        if args.plots:
+            # plot_embedding colours by y when it is one class per node, else one colour.
+            _write_plots(folder, curves, best.embeddings,
+                         dataset.labels if labelled else None, config)
+
+    out = _write_output_set(args, out, config, write)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, {chosen}), "
-          f"model.pt, metrics.json and config.json")
-    if args.plots:
-        # plot_embedding colours by y when it is one class per node, else draws one colour.
-        _write_plots(out, curves, best.embeddings, dataset.labels if labelled else None,
-                     config)
+          f"model.pt, metrics.json and config.json"
+          + (", loss.png and embedding.png" if (out / "loss.png").exists() else ""))
     return 0
 
 
@@ -493,6 +498,29 @@ def _evaluation_note(probe: str, probe_kwargs: dict[str, Any]) -> dict[str, Any]
     return {"protocol": "ogb", "evaluator": evaluator.name, "metric": evaluator.eval_metric}
 
 
+def _output_folder(args: argparse.Namespace, dataset: Any) -> Path:
+    """``--out`` (default ``runs/MODEL-DATASET``), checked before any training: creatable,
+    writable, not a file, and not holding another run unless ``--overwrite``."""
+    from graphinfo.outputs import check_output_folder
+
+    return check_output_folder(args.out or f"runs/{_run_name(args.model, dataset)}",
+                               overwrite=args.overwrite)
+
+
+def _write_output_set(args: argparse.Namespace, out: Path, config: dict[str, Any],
+                      write: Any) -> Path:
+    """Writes the run's files as one set (:func:`graphinfo.outputs.write_output_set`); says
+    where they went when another run took ``out`` while this one trained."""
+    from graphinfo.outputs import new_run_id, write_output_set
+
+    config["run_id"] = new_run_id()
+    written = write_output_set(out, write, overwrite=args.overwrite, run_id=config["run_id"])
+    if written != out:
+        print(f"note: {out} was written by another run while this one trained; this run's "
+              f"outputs are in {written} (--overwrite replaces instead)")
+    return written
+
+
 def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
                    summary: dict[str, Any], config: dict[str, Any],
                    evaluation: dict[str, Any] | None = None,
@@ -529,7 +557,6 @@ def _write_plots(out: Path, curves: dict[str, Any], z: Any, labels: Any,
                 title=f"{name}: training loss")
     plot_embedding(z, labels, out / "embedding.png", seed=config["embeddings_seed"],
                    title=f"{name}, seed {config['embeddings_seed']}")
-    print(f"wrote {out / 'loss.png'} and {out / 'embedding.png'}")
 
 
 def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device: str) -> int:
@@ -550,7 +577,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
                          "embeddings train on one process")
     graphs = dataset.dataset
     labels = _graph_labels(graphs) if dataset.num_classes else None
-    out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
+    out = _output_folder(args, dataset)
     model_kwargs = {**model.data_kwargs(graphs), **_model_kwargs(args, model)}
     config = _config(args, model, dataset, device, out, model_kwargs, "graph")
     defaults = model.defaults
@@ -587,11 +614,16 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
                         else ("train_seconds",))
     print(_summary_table(summary))
     assert best is not None
-    _write_outputs(out, best, results, summary, config, curves=curves)
+
+    def write(folder: Path) -> None:
+        _write_outputs(folder, best, results, summary, config, curves=curves)
+        if args.plots:
+            _write_plots(folder, curves, best.embeddings, labels, config)
+
+    out = _write_output_set(args, out, config, write)
     print(f"wrote {out / 'embeddings.pt'} (graph embeddings, seed "
-          f"{config['embeddings_seed']}), model.pt, metrics.json and config.json")
-    if args.plots:
-        _write_plots(out, curves, best.embeddings, labels, config)
+          f"{config['embeddings_seed']}), model.pt, metrics.json and config.json"
+          + (", loss.png and embedding.png" if (out / "loss.png").exists() else ""))
     return 0
 
 
@@ -896,6 +928,8 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                    help="row-normalise features; auto: only when all are non-negative")
     p.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
     p.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (default: refuse, before training)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
     p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,

@@ -66,21 +66,26 @@ def safe_torch_load(path: str | os.PathLike[str], safe_globals: Sequence[Any] = 
 
 
 @contextlib.contextmanager
-def entry_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
-    """Holds an exclusive lock on the cache entry ``folder`` (blocking until it is free).
-
-    The lock is an OS file lock on ``<folder>/.lock`` (the folder is created): it is released
-    when the holder exits, however it exits (a ``kill -9`` included), so a dead writer never
-    blocks a later run.
-    """
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    lock_path = Path(folder) / LOCK
+def file_lock(lock_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Holds an exclusive OS lock on the file ``lock_path`` (created if missing; blocks until
+    the lock is free). It is released when the holder exits, however it exits (a ``kill -9``
+    included), so a dead holder never blocks a later run."""
+    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as handle:
         _lock(handle)
         try:
             yield
         finally:
             _unlock(handle)
+
+
+@contextlib.contextmanager
+def entry_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Holds the exclusive lock of the cache entry ``folder``: :func:`file_lock` on
+    ``<folder>/.lock`` (the folder is created)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with file_lock(Path(folder) / LOCK):
+        yield
 
 
 def _lock(handle: Any) -> None:
