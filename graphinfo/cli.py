@@ -163,6 +163,7 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
     from graphinfo.data import data_root
     from graphinfo.models import model_name
     from graphinfo.models.base import describe_settings, feature_size
+    from graphinfo.outputs import new_run_id
 
     try:
         in_channels: int | None = feature_size(dataset.data if level == "node"
@@ -181,7 +182,8 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
         **describe_settings(model, model_kwargs), "options": _model_options(args.option),
         "in_channels": in_channels, "model_kwargs": model_kwargs, "flags": _flags(args),
         **_dataset_reference(args.dataset, args.features, args.labels),
-        "device": device, "out": str(out), "graphinfo": __version__, "torch": torch.__version__,
+        "device": device, "out": str(out), "run_id": new_run_id(),
+        "graphinfo": __version__, "torch": torch.__version__,
         "python": platform.python_version(),
     }
 
@@ -402,8 +404,7 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
 
     out = _write_output_set(args, out, config, write)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, {chosen}), "
-          f"model.pt, metrics.json and config.json"
-          + (", loss.png and embedding.png" if (out / "loss.png").exists() else ""))
+          f"{_other_files(out)}")
     return 0
 
 
@@ -507,13 +508,19 @@ def _output_folder(args: argparse.Namespace, dataset: Any) -> Path:
                                overwrite=args.overwrite)
 
 
+def _other_files(out: Path) -> str:
+    """The files of the run besides ``embeddings.pt``, as a phrase."""
+    names = ["model.pt", "metrics.json", "config.json"] + [
+        name for name in ("loss.png", "embedding.png") if (out / name).exists()]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _write_output_set(args: argparse.Namespace, out: Path, config: dict[str, Any],
                       write: Any) -> Path:
     """Writes the run's files as one set (:func:`graphinfo.outputs.write_output_set`); says
     where they went when another run took ``out`` while this one trained."""
-    from graphinfo.outputs import new_run_id, write_output_set
+    from graphinfo.outputs import write_output_set
 
-    config["run_id"] = new_run_id()
     written = write_output_set(out, write, overwrite=args.overwrite, run_id=config["run_id"])
     if written != out:
         print(f"note: {out} was written by another run while this one trained; this run's "
@@ -532,7 +539,8 @@ def _write_outputs(out: Path, best: Any, results: list[dict[str, Any]],
     config["embeddings_seed"] = best.metrics["seed"]
     save_torch(best.embeddings, out / "embeddings.pt")
     save_torch(best.state_dict, out / "model.pt")
-    metrics = {"dataset": config["dataset"], "model": config["model"], "per_seed": results,
+    metrics = {"dataset": config["dataset"], "model": config["model"],
+               "run_id": config.get("run_id"), "per_seed": results,
                "summary": summary, "embeddings_seed": config["embeddings_seed"],
                "curves": curves or {}}
     if evaluation:
@@ -622,8 +630,7 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
 
     out = _write_output_set(args, out, config, write)
     print(f"wrote {out / 'embeddings.pt'} (graph embeddings, seed "
-          f"{config['embeddings_seed']}), model.pt, metrics.json and config.json"
-          + (", loss.png and embedding.png" if (out / "loss.png").exists() else ""))
+          f"{config['embeddings_seed']}), {_other_files(out)}")
     return 0
 
 

@@ -1,7 +1,10 @@
 """Atomic output: every file is written to a temporary sibling and renamed into place, so a crash
-never leaves a half-written embedding, checkpoint or metrics file behind."""
+never leaves a half-written embedding, checkpoint or metrics file behind; the temporary files of
+killed writers (named with their process id) are removed by the next write of the same file."""
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -17,7 +20,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     ``path`` (an atomic replace on POSIX and Windows). Returns the final path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-",
+                               suffix=".tmp")
     umask = os.umask(0)
     os.umask(umask)
     try:
@@ -32,6 +37,33 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             os.unlink(tmp)
         raise
     return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # it exists but belongs to another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Removes the temporary files that killed writers of ``path`` left beside it
+    (``.<name>.<pid>-<random>.tmp`` whose process is gone); returns what was removed."""
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    prefix = f".{path.name}."
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = candidate.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> Path:

@@ -39,3 +39,23 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         atomic_write(target, crash, mode="w")
     assert json.loads(target.read_text()) == {"good": True}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_temporaries_of_killed_writers_are_removed_by_the_next_write(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from graphinfo.io import remove_stale_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".ckpt.pt.{dead}-abcd.tmp"
+    live = tmp_path / f".ckpt.pt.{os.getppid()}-efgh.tmp"   # a live writer's: kept
+    other = tmp_path / f".other.pt.{dead}-ijkl.tmp"          # another file's: not ours
+    for path in (stale, live, other):
+        path.write_bytes(b"partial")
+    save_torch({"a": 1}, tmp_path / "ckpt.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["ckpt.pt", live.name, other.name])
+    assert remove_stale_temporaries(tmp_path / "other.pt") == [other]

@@ -176,7 +176,8 @@ def test_pretrain_draws_the_loss_and_an_embedding_map(tmp_path, capsys, monkeypa
     out = tmp_path / "run"
     assert main(["pretrain", "--out", str(out), "--hidden", "8", "--epochs", "3", "--seeds", "2",
                  "--option", "corruption='shuffle'"]) == 0
-    assert f"wrote {out / 'loss.png'} and {out / 'embedding.png'}" in capsys.readouterr().out
+    assert "model.pt, metrics.json, config.json, loss.png and embedding.png" in \
+        capsys.readouterr().out
     for name in ("loss.png", "embedding.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*.tmp"))                     # written atomically

@@ -120,8 +120,9 @@ class ReadOnlyRootMixin:
                     self._gi_warn_rebuild(folder, str(error))
             elif not self.force_reload and folder.is_dir() and any(
                     (folder / name).exists() for name in self._gi_entry_names()):
-                self._gi_warn_rebuild(folder, "it is incomplete (a run was killed or the disk "
-                                              "filled up while it was written)")
+                self._gi_warn_rebuild(folder, "it is incomplete or unsealed (a run was "
+                                              "killed or the disk filled up while it was "
+                                              "written, or an older graphinfo wrote it)")
             write_entry(folder, self._gi_build)
 
     def _gi_check_pre_processing(self, folder: Path) -> None:
