@@ -44,15 +44,15 @@ def _check_device(device: str) -> str:
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
-        raise SystemExit(f"error: unknown device {device!r}; use cpu, cuda or cuda:N") from None
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
     if parsed.type not in ("cpu", "cuda"):
-        raise SystemExit(f"error: --device {device!r}: graphinfo runs on cpu, cuda or cuda:N")
+        raise ValueError(f"--device {device!r}: graphinfo runs on cpu, cuda or cuda:N")
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
-            raise SystemExit("error: --device cuda was given but no CUDA device is available; "
+            raise ValueError("--device cuda was given but no CUDA device is available; "
                              "use --device cpu")
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise SystemExit(f"error: --device {device!r}: this machine has "
+            raise ValueError(f"--device {device!r}: this machine has "
                              f"{torch.cuda.device_count()} CUDA device(s)")
     return device
 
@@ -287,6 +287,9 @@ def pretrain(args: argparse.Namespace) -> int:
     from graphinfo.models.base import model_level
 
     device = _check_device(args.device)
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise ValueError(f"--seed {args.seed} with --seeds {args.seeds} runs seeds beyond "
+                         f"{MAX_SEED} (the largest random state)")
     if ":" in args.model:
         _importable_from_here()
     model = model_class(args.model)            # a wrong name fails before any data is read
@@ -322,6 +325,8 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     data = normalise_features(dataset.data, args.feature_norm)
     out = _output_folder(args, dataset)
     model_kwargs = {**model.data_kwargs(data), **_model_kwargs(args, model)}
+    _check_memory(model, model_kwargs, dataset.num_features,
+                  args.batch_size or _num_nodes(dataset))
     config = _config(args, model, dataset, device, out, model_kwargs, "node")
     defaults = model.defaults
     config["epochs"] = args.epochs or defaults.epochs
@@ -499,6 +504,31 @@ def _evaluation_note(probe: str, probe_kwargs: dict[str, Any]) -> dict[str, Any]
     return {"protocol": "ogb", "evaluator": evaluator.name, "metric": evaluator.eval_metric}
 
 
+def _num_nodes(dataset: Any) -> int:
+    data = dataset.data
+    if dataset.is_hetero:
+        return int(data[dataset.target].num_nodes)
+    return int(data.num_nodes)
+
+
+def _check_memory(model: type, model_kwargs: dict[str, Any], num_features: int,
+                  num_nodes: int) -> None:
+    """Refuses, before training, sizes whose weights and activations alone exceed this
+    machine's memory (a mistyped ``--hidden 1000000000``): a lower bound of
+    ``4 * hidden * (features + 8 * nodes)`` bytes (float32 weights of one layer, and eight
+    node-by-hidden tensors: both views' activations and their gradients)."""
+    hidden = model_kwargs.get("hidden_channels") or model.defaults.hidden_channels or 0
+    needed = 4 * int(hidden) * (int(num_features) + 8 * int(num_nodes))
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):   # not POSIX: no estimate
+        return
+    if needed > available:
+        raise ValueError(f"--hidden {hidden} needs at least {needed / 2**30:,.1f} GiB for "
+                         f"{num_nodes:,} nodes and {num_features:,} features; this machine "
+                         f"has {available / 2**30:,.1f} GiB")
+
+
 def _output_folder(args: argparse.Namespace, dataset: Any) -> Path:
     """``--out`` (default ``runs/MODEL-DATASET``), checked before any training: creatable,
     writable, not a file, and not holding another run unless ``--overwrite``."""
@@ -587,6 +617,8 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     labels = _graph_labels(graphs) if dataset.num_classes else None
     out = _output_folder(args, dataset)
     model_kwargs = {**model.data_kwargs(graphs), **_model_kwargs(args, model)}
+    _check_memory(model, model_kwargs, dataset.num_features,
+                  sum(int(graph.num_nodes) for graph in graphs[:args.batch_size or 128]))
     config = _config(args, model, dataset, device, out, model_kwargs, "graph")
     defaults = model.defaults
     config["epochs"] = args.epochs or defaults.epochs
@@ -831,6 +863,20 @@ def _fanout(text: str) -> int:
     return value
 
 
+#: Seeds are numpy / scikit-learn random states: 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0..{MAX_SEED}, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -890,7 +936,7 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     _graph_file_flags(p)
     _hetero_flags(p)
     p.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds (default: 1)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default: 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="first seed (default: 0)")
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="maximum epochs (default: the model's)")
     p.add_argument("--patience", type=_positive_int, default=None,
@@ -961,7 +1007,7 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     e.add_argument("--root", default=None, help="data folder (default: the run's)")
     _graph_file_flags(e)
     _hetero_flags(e, relation=False)
-    e.add_argument("--seed", type=int, default=None,
+    e.add_argument("--seed", type=_seed, default=None,
                    help="seed of k-means and of the SVM's folds (default: the run's "
                         "embeddings seed, else 0)")
     e.add_argument("--out", default=None, help="write the metrics to this JSON file")
@@ -1010,6 +1056,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             ChildProcessError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as error:
+        if not isinstance(error, MemoryError) and not _out_of_memory(error):
+            raise
+        print(f"error: out of memory: {_first_line(error) or type(error).__name__} (try a "
+              f"smaller --hidden, --batch-size or dataset)", file=sys.stderr)
+        return 2
+    except SystemExit as stop:   # the commands' own one-line errors: exit code 2 as the rest
+        if isinstance(stop.code, str) and stop.code.startswith("error: "):
+            print(stop.code, file=sys.stderr)
+            return 2
+        raise
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether ``error`` is torch's report of a failed allocation (CPU or CUDA)."""
+    import torch
+
+    return isinstance(error, torch.OutOfMemoryError) or \
+        "can't allocate memory" in str(error) or "out of memory" in str(error).lower()
 
 
 def _pretrain_distributed(args: argparse.Namespace, argv: list[str]) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,17 +70,40 @@ def normalise_features(data: Data | HeteroData, mode: str = "auto") -> Data | He
         return data
     x = data.x.coalesce() if data.x.is_sparse else data.x
     values = x.values() if x.is_sparse else x
+    _check_feature_values(values, x)
     if mode == "none" or (mode == "auto" and bool((values < 0).any())):
         return data
     data = copy.copy(data)
+    # Sums in float64: float32 row sums of large values (3e38) overflow to inf and zero the row.
+    wide = values.double() if values.is_floating_point() else values.to(torch.float64)
     if x.is_sparse:
-        row_sums = torch.zeros(x.size(0), dtype=x.dtype, device=x.device).index_add_(
-            0, x.indices()[0], values).clamp(min=1e-12)
-        data.x = torch.sparse_coo_tensor(x.indices(), values / row_sums[x.indices()[0]],
+        row_sums = torch.zeros(x.size(0), dtype=torch.float64, device=x.device).index_add_(
+            0, x.indices()[0], wide).clamp(min=1e-12)
+        data.x = torch.sparse_coo_tensor(x.indices(),
+                                         (wide / row_sums[x.indices()[0]]).to(x.dtype),
                                          x.shape).coalesce()
     else:
-        data.x = x / x.sum(dim=-1, keepdim=True).clamp(min=1e-12)
+        data.x = (wide / wide.sum(dim=-1, keepdim=True).clamp(min=1e-12)).to(x.dtype)
     return data
+
+
+def _check_feature_values(values: Tensor, x: Tensor) -> None:
+    """Refuses NaN or infinite features; warns when every node has the same features (the
+    embeddings then carry the graph's structure only: all-zero features train to constants)."""
+    if values.is_floating_point() and not bool(torch.isfinite(values).all()):
+        bad = int((~torch.isfinite(values)).sum())
+        raise ValueError(f"the node features hold {bad} NaN or infinite value(s); clean or "
+                         f"impute them before training")
+    if x.size(0) < 2:
+        return
+    if x.is_sparse:
+        constant = values.numel() == 0
+    else:
+        constant = bool((x == x[:1]).all())
+    if constant:
+        kind = "all zero" if not bool(values.any()) else "one constant row"
+        warnings.warn(f"every node has the same features ({kind}); the embeddings can only "
+                      f"reflect the graph's structure", stacklevel=3)
 
 
 def probe_scores(z: Tensor, y: Tensor, split: Mapping[str, Tensor],

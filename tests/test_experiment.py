@@ -186,3 +186,24 @@ def test_run_seed_with_the_ogb_probe_reports_the_evaluator_metric(planted, monke
     assert calls[-1] == sizes["test"] and calls.count(sizes["test"]) == 1
     with pytest.raises(ValueError, match="'probe' must be one of 'linear_probe', 'ogb'"):
         run_seed("dgi", planted, split, 0, probe="clustering", **kwargs)
+
+
+def test_huge_features_are_normalised_not_zeroed_and_bad_ones_refused():
+    x = torch.tensor([[3e38, 3e38, 0.0], [1.0, 3.0, 0.0]])
+    data = Data(x=x, edge_index=torch.zeros(2, 0, dtype=torch.long))
+    rows = normalise_features(data, "row").x
+    assert torch.allclose(rows, torch.tensor([[0.5, 0.5, 0.0], [0.25, 0.75, 0.0]]))
+    sparse = normalise_features(Data(x=x.to_sparse(), edge_index=data.edge_index), "row").x
+    assert torch.allclose(sparse.to_dense(), rows)
+    for bad in (float("nan"), float("inf")):
+        broken = Data(x=torch.tensor([[1.0, bad], [0.0, 1.0]]), edge_index=data.edge_index)
+        with pytest.raises(ValueError, match=r"hold 1 NaN or infinite value\(s\)"):
+            normalise_features(broken, "none")
+
+
+def test_constant_features_are_a_warning():
+    edges = torch.zeros(2, 0, dtype=torch.long)
+    with pytest.warns(UserWarning, match=r"same features \(all zero\)"):
+        normalise_features(Data(x=torch.zeros(4, 3), edge_index=edges), "auto")
+    with pytest.warns(UserWarning, match=r"same features \(one constant row\)"):
+        normalise_features(Data(x=torch.ones(4, 3), edge_index=edges), "none")

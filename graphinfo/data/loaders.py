@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -112,6 +113,16 @@ def _key(name: str) -> str:
 _BY_KEY: dict[str, DatasetSpec] = {_key(name): spec for name, spec in REGISTRY.items()}
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]*")
+
+
+def _check_plain_name(part: str, name: str) -> None:
+    """Refuses a dataset name that could reach outside its root or the cache (a path)."""
+    if not _PLAIN_NAME.fullmatch(part) or ".." in part:
+        raise ValueError(f"dataset name {name!r}: {part!r} must be a plain name (letters, "
+                         f"digits, '_', '+', '-', '.'; no path)")
+
+
 def resolve_name(name: str) -> DatasetSpec:
     """Resolves a user-given dataset name to its registry entry.
 
@@ -131,6 +142,11 @@ def resolve_name(name: str) -> DatasetSpec:
     if spec is not None:
         return spec
     stripped = name.strip()
+    prefix, _, rest = stripped.partition(":")
+    if prefix.lower() in ("tu", "heco", "pyg") and rest:
+        _check_plain_name(rest, name)
+    if stripped.lower().startswith("ogbn-"):
+        _check_plain_name(stripped, name)
     if stripped.lower().startswith("tu:") and len(stripped) > 3:
         tu_name = stripped[3:]
         known = _BY_KEY.get(_key(tu_name))
