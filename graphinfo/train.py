@@ -349,7 +349,12 @@ def train(model: torch.nn.Module, source: BatchSource, *, epochs: int = 1000,
             states (``rng``) and the source's state (e.g. ``summary``); never non-finite
             weights.
         checkpoint_every: Epochs between checkpoints.
-        resume: Continue from ``checkpoint`` when the file exists.
+        resume: Continue from ``checkpoint`` when the file exists. A checkpoint of a finished
+            run (it stopped early, or reached ``epochs``) is not trained further: its result
+            is returned (the best state, or the final weights without ``restore_best``).
+            The learning rate and weight decay asked for here apply to the resumed run (a
+            warning says when they differ from the checkpoint's). A checkpoint that cannot be
+            read safely is a ``ValueError`` naming the file.
         max_grad_norm: Clip the gradients' total 2-norm to this before every step
             (:func:`torch.nn.utils.clip_grad_norm_`); ``None`` does not clip.
 
@@ -397,6 +402,19 @@ def _rng_states() -> dict[str, Any]:
     return {"rng": own, "rng_per_rank": states}
 
 
+def _apply_requested_settings(optimizer: torch.optim.Optimizer,
+                              requested: list[tuple[float, float]],
+                              checkpoint: str | os.PathLike | None) -> None:
+    """After ``optimizer.load_state_dict`` (which brings back the checkpoint's learning rate and
+    weight decay): applies the ones this call asked for, saying so when they differ."""
+    for group, (lr, weight_decay) in zip(optimizer.param_groups, requested):
+        if (group["lr"], group["weight_decay"]) != (lr, weight_decay):
+            logger.warning("resuming %s with lr %g and weight_decay %g (it was trained with "
+                           "lr %g and weight_decay %g)", checkpoint, lr, weight_decay,
+                           group["lr"], group["weight_decay"])
+            group["lr"], group["weight_decay"] = lr, weight_decay
+
+
 def _run(model: torch.nn.Module, source: BatchSource, device: torch.device, *, epochs: int,
          lr: float, weight_decay: float, patience: int | None, min_delta: float,
          restore_best: bool, optimizer: torch.optim.Optimizer | None, progress: bool | None,
@@ -409,6 +427,7 @@ def _run(model: torch.nn.Module, source: BatchSource, device: torch.device, *, e
 
         step = DistributedDataParallel(step, device_ids=[device] if device.type == "cuda"
                                        else None)
+    own_optimizer = optimizer is None
     if optimizer is None:
         optimizer = make_optimizer(model, lr=lr, weight_decay=weight_decay)
 
@@ -418,10 +437,22 @@ def _run(model: torch.nn.Module, source: BatchSource, device: torch.device, *, e
     last_good = copy.deepcopy(model.state_dict()) if not restore_best else None
     start_epoch = 0
     state = load_checkpoint(checkpoint) if resume else None
+    requested = [(group["lr"], group["weight_decay"]) for group in optimizer.param_groups]
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if own_optimizer:
+            _apply_requested_settings(optimizer, requested, checkpoint)
         history = History(**state["history"])
+        if history.stopped_early or history.epochs >= epochs:
+            # A finished run: its result, not more training (and other weights).
+            logger.info("%s holds a finished run (%d epochs%s); returning it without "
+                        "training", checkpoint, history.epochs,
+                        ", stopped early" if history.stopped_early else "")
+            if restore_best and state["best_state"] is not None:
+                model.load_state_dict(state["best_state"])
+            history.resumed_from_epoch = history.epochs
+            return history
         history.stopped_early = False
         stopper.best, stopper.best_epoch = history.best_loss, history.best_epoch
         stopper.bad_epochs, stopper.best_state = state["bad_epochs"], state["best_state"]

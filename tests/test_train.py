@@ -563,3 +563,30 @@ def test_fit_trains_a_heterodata_model_and_leaves_the_data_alone():
     history = fit(model, data, epochs=50, lr=0.05, patience=None, progress=False)
     assert history.losses[-1] < 0.1 * history.losses[0]
     assert torch.allclose(model.w, torch.tensor([0.5, 1.0]), atol=0.1)
+
+
+def test_resuming_a_finished_run_returns_its_result_without_training(planted, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    torch.manual_seed(0)
+    model = _model(planted)
+    first = fit(model, planted, epochs=300, lr=0.01, patience=2, checkpoint=path)
+    assert first.stopped_early
+    calls = []
+    again = _model(planted, seed=7)
+    resumed = fit(again, planted, epochs=300, lr=0.01, patience=2, checkpoint=path,
+                  resume=True, callbacks=[lambda *args: calls.append(args)])
+    assert calls == [] and resumed.stopped_early and resumed.losses == first.losses
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in again.state_dict().items())
+
+
+def test_a_resume_applies_the_learning_rate_it_asks_for(planted, tmp_path, caplog):
+    path = tmp_path / "ckpt.pt"
+    fit(_model(planted), planted, epochs=2, lr=0.01, patience=None, checkpoint=path)
+    seen = []
+    with caplog.at_level("WARNING", logger="graphinfo.train"):
+        fit(_model(planted), planted, epochs=4, lr=0.001, patience=None, checkpoint=path,
+            resume=True, callbacks=[lambda e, loss, m: seen.append(e)])
+    assert seen == [2, 3]
+    assert "with lr 0.001 and weight_decay 0 (it was trained with lr 0.01" in caplog.text
+    state = torch.load(path, weights_only=True)
+    assert state["optimizer"]["param_groups"][0]["lr"] == 0.001
