@@ -39,7 +39,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     return path
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +60,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     prefix = f".{path.name}."
     for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         pid = candidate.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             with contextlib.suppress(OSError):
                 candidate.unlink()
                 removed.append(candidate)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from graphinfo.data.cache_entry import file_lock
+from graphinfo.io import pid_alive
 
 #: Files that mark a folder as holding a run's outputs.
 RUN_FILES = ("config.json", "metrics.json", "embeddings.pt", "model.pt")
@@ -67,16 +68,6 @@ def check_output_folder(out: str | os.PathLike[str], *, overwrite: bool = False)
     return out
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:   # exists, owned by someone else
-        return True
-    return True
-
-
 def remove_stale_siblings(out: str | os.PathLike[str]) -> None:
     """Removes the temporary and swapped-aside siblings of ``out`` whose writing process is
     gone (call it under the folder's lock)."""
@@ -86,7 +77,7 @@ def remove_stale_siblings(out: str | os.PathLike[str]) -> None:
     for kind in ("tmp", "old"):
         for path in out.parent.glob(f".{out.name}.{kind}-*"):
             pid = path.name.rsplit(f".{kind}-", 1)[1].split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
 
 
