@@ -72,11 +72,11 @@ def file_lock(lock_path: str | os.PathLike[str]) -> Iterator[None]:
     included), so a dead holder never blocks a later run."""
     Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as handle:
-        _lock(handle)
+        _set_lock(handle, True)
         try:
             yield
         finally:
-            _unlock(handle)
+            _set_lock(handle, False)
 
 
 @contextlib.contextmanager
@@ -88,28 +88,17 @@ def entry_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
         yield
 
 
-def _lock(handle: Any) -> None:
+def _set_lock(handle: Any, locked: bool) -> None:
+    """Takes (blocking) or releases the exclusive OS lock of an open file."""
     try:
         import fcntl
     except ImportError:   # Windows
         import msvcrt
 
         handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK if locked else msvcrt.LK_UNLCK, 1)
         return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-
-
-def _unlock(handle: Any) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX if locked else fcntl.LOCK_UN)
 
 
 def _read_manifest(folder: Path) -> dict[str, int] | None:
@@ -153,7 +142,7 @@ def _fsync_dir(path: Path) -> None:
             os.close(descriptor)
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> None:
+def remove_stale_staging(folder: str | os.PathLike[str]) -> None:
     """Removes the temporary folders and files that killed writers left in ``folder``; call it
     only under :func:`entry_lock` (no live writer then has any)."""
     folder = Path(folder)
@@ -182,7 +171,7 @@ def write_entry(folder: str | os.PathLike[str], build: Callable[[Path], None]) -
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(folder)
+    remove_stale_staging(folder)
     staging = folder / f"{_TEMPORARY_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:

@@ -171,8 +171,12 @@ class ReadOnlyRootMixin:
         if not isinstance(out, tuple) or len(out) not in (2, 3):
             raise UnreadableFileError(f"{path} is not a processed PyG dataset (a "
                                       f"{type(out).__name__})")
-        data, self.slices = out[0], out[1]
-        data_cls = out[2] if len(out) == 3 else data_cls
+        self.slices = out[1]
+        self._gi_adopt(out[0], out[2] if len(out) == 3 else data_cls)
+
+    def _gi_adopt(self, data: Any, data_cls: type) -> None:
+        """Sets the loaded storage as ``InMemoryDataset.load`` does (a dict is the current
+        format, a data object the old one)."""
         self.data = data_cls.from_dict(data) if isinstance(data, dict) else data
 
     def download(self) -> None:
@@ -230,9 +234,8 @@ class ReadOnlyTUDataset(ReadOnlyRootMixin, TUDataset):
         if not isinstance(out, tuple) or len(out) not in (3, 4):
             raise UnreadableFileError(f"{self.processed_paths[0]} is not a processed "
                                       f"TUDataset")
-        data, self.slices, self.sizes = out[:3]
-        data_cls = out[3] if len(out) == 4 else Data
-        self.data = data_cls.from_dict(data) if isinstance(data, dict) else data
+        self.slices, self.sizes = out[1], out[2]
+        self._gi_adopt(out[0], out[3] if len(out) == 4 else Data)
         if self._data.x is not None and not use_node_attr:
             self._data.x = self._data.x[:, self.num_node_attributes:]
         if self._data.edge_attr is not None and not use_edge_attr:

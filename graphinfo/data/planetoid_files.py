@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import coalesce, remove_self_loops
+from torch_geometric.io.planetoid import edge_index_from_dict
 
 from graphinfo.data.safe_pickle import read_restricted_pickle
 
@@ -53,17 +53,6 @@ def _test_index(path: Path) -> Tensor:
     except ValueError as error:
         raise ValueError(f"{path} is not a list of node ids: {error}") from None
     return torch.from_numpy(values)
-
-
-def _edge_index(graph: dict[int, list[int]], num_nodes: int, path: Path) -> Tensor:
-    rows = [node for node, neighbours in graph.items() for _ in neighbours]
-    cols = [neighbour for neighbours in graph.values() for neighbour in neighbours]
-    edge_index = torch.tensor([rows, cols], dtype=torch.long).view(2, -1)
-    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-        raise ValueError(f"{path} names nodes outside 0..{num_nodes - 1}")
-    edge_index, _ = remove_self_loops(edge_index)
-    # PyG's order (sorted by target, then source), so processed files match PyG's own.
-    return coalesce(edge_index, num_nodes=num_nodes, sort_by_row=False)
 
 
 def read_planetoid(folder: str | os.PathLike[str], name: str) -> Data:
@@ -97,6 +86,9 @@ def read_planetoid(folder: str | os.PathLike[str], name: str) -> Data:
     if len(test_index) and len(tx) != len(test_index):
         raise ValueError(f"{path('test.index')} lists {len(test_index)} nodes, "
                          f"{path('tx')} has {len(tx)} rows")
+    if len(ordered) and int(ordered[0]) < len(allx):
+        raise ValueError(f"{path('test.index')} names node {int(ordered[0])}, one of the "
+                         f"{len(allx)} nodes of {path('allx')}; test ids must follow them")
     # CiteSeer's test ids skip isolated nodes that tx / ty have no rows for: zero rows there.
     low = int(ordered[0]) if len(ordered) else len(allx)
     span = int(ordered[-1]) - low + 1 if len(ordered) else 0
@@ -110,15 +102,20 @@ def read_planetoid(folder: str | os.PathLike[str], name: str) -> Data:
     features[test_index] = features[ordered].clone()
     labels[test_index] = labels[ordered].clone()
     num_nodes = len(labels)
-    if len(ordered) and int(ordered[-1]) >= num_nodes:
-        raise ValueError(f"{path('test.index')} names nodes beyond the {num_nodes} nodes")
 
     def mask(index: Tensor) -> Tensor:
         out = torch.zeros(num_nodes, dtype=torch.bool)
         out[index] = True
         return out
 
-    data = Data(x=features, edge_index=_edge_index(graph, num_nodes, path("graph")), y=labels)
+    ids = [node for node, neighbours in graph.items() for node in (node, *neighbours)]
+    if ids and not 0 <= min(ids) <= max(ids) < num_nodes:
+        raise ValueError(f"{path('graph')} names nodes outside 0..{num_nodes - 1}: "
+                         f"{min(ids)}..{max(ids)}")
+    # PyG's own assembly of the lists (self loops and duplicates dropped, PyG's edge order),
+    # so processed files equal PyG's.
+    edge_index = edge_index_from_dict(graph, num_nodes=num_nodes)
+    data = Data(x=features, edge_index=edge_index, y=labels)
     data.train_mask = mask(torch.arange(len(y)))
     data.val_mask = mask(torch.arange(len(y), min(len(y) + 500, len(allx))))
     data.test_mask = mask(test_index)
