@@ -189,7 +189,7 @@ def _config(args: argparse.Namespace, model: type, dataset: Any, device: str, ou
 
 
 #: Parsed arguments of ``pretrain`` that are not flags a replay takes over.
-_NOT_REPLAYED = ("func", "command", "config", "verbose", "overwrite")
+_NOT_REPLAYED = ("func", "command", "config", "verbose", "debug", "overwrite", "resume")
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -223,6 +223,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parses ``argv``; ``pretrain --config RUN`` takes the run's flags as defaults (flags
     given on the command line win)."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "resume", False) and args.out is not None and args.config is None:
+        from graphinfo.progress import read_progress
+
+        record = read_progress(args.out)
+        if record is not None:      # the killed run's flags are the defaults
+            flags = {key: value for key, value in record["flags"].items()
+                     if key not in _NOT_REPLAYED}
+            return build_parser(replay={**flags, "out": args.out}).parse_args(argv)
     if getattr(args, "config", None) is None:
         return args
     return build_parser(replay=_replay_defaults(args.config)).parse_args(argv)
@@ -320,10 +328,12 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     """``pretrain`` for node embeddings: full-batch or mini-batch training per seed, the
     linear probe (C chosen on the valid split) and k-means."""
     from graphinfo import distributed
-    from graphinfo.experiment import SeedRun, normalise_features, run_seed, summarise
+    from graphinfo.experiment import normalise_features
 
     data = normalise_features(dataset.data, args.feature_norm)
     out = _output_folder(args, dataset)
+    if out is None:
+        return 0
     model_kwargs = {**model.data_kwargs(data), **_model_kwargs(args, model)}
     _check_memory(model, model_kwargs, dataset.num_features,
                   args.batch_size or _num_nodes(dataset))
@@ -342,12 +352,36 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
           f"{dataset.num_features} features, "
           f"{_classes_text(dataset.num_classes)}; {args.seeds} seed(s) on {device}"
           + _minibatch_text(minibatch))
-    results: list[dict[str, Any]] = []
-    curves: dict[str, Any] = {}
-    best: SeedRun | None = None
     fit_kwargs = {"epochs": config["epochs"], "lr": config["lr"],
                   "weight_decay": config["weight_decay"], "patience": config["patience"],
                   "max_grad_norm": config["max_grad_norm"], "progress": args.progress}
+    progress = _open_progress(args, out, config)
+    try:
+        _train_node_seeds(args, model, dataset, data, device, out, config,
+                          {"model_kwargs": model_kwargs, "fit_kwargs": fit_kwargs,
+                           "minibatch": minibatch}, progress)
+    except BaseException:
+        if progress is not None:
+            progress.close(remove=False)     # kept for --resume
+        raise
+    if progress is not None:
+        progress.close(remove=True)
+    return 0
+
+
+def _train_node_seeds(args: argparse.Namespace, model: type, dataset: Any, data: Any,
+                      device: str, out: Path, config: dict[str, Any],
+                      settings: dict[str, Any], progress: Any) -> None:
+    """Trains, evaluates and records every seed of a node-level ``pretrain`` (``settings``:
+    ``model_kwargs``, ``fit_kwargs`` and ``minibatch`` of :func:`run_seed`; the seeds a killed
+    run finished come from its ``progress``), prints the table and writes the output set."""
+    from graphinfo import distributed
+    from graphinfo.experiment import SeedRun, run_seed, summarise
+
+    results: list[dict[str, Any]] = []
+    curves: dict[str, Any] = {}
+    best_row: dict[str, Any] | None = None
+    best_run: SeedRun | None = None
     probe, probe_kwargs = dataset.probe_protocol()
     labelled = dataset.split is not None
     evaluation = _evaluation_note(probe, probe_kwargs) if labelled else {}
@@ -369,26 +403,36 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
         raw_scores = probe_scores(x, dataset.labels, dataset.split, probe, probe_kwargs)
         raw = {f"raw_{key}": value for key, value in raw_scores.items()
                if key.startswith(("valid_", "test_"))}
+    done = _finished_seeds(progress)
     for seed in config["seeds"]:
-        run = run_seed(model, data, dataset.split, seed, model_kwargs=model_kwargs,
-                       fit_kwargs=fit_kwargs, device=device, probe=probe,
-                       probe_kwargs=probe_kwargs, minibatch=minibatch,
-                       untrained_baseline=baselines)
-        if not distributed.is_main_process():
-            continue    # rank 0 evaluates, prints and writes
-        row = {**run.metrics, **raw}
+        run = None
+        if seed in done:
+            row, curves[str(seed)] = done[seed]["metrics"], done[seed]["curves"]
+        else:
+            run = run_seed(model, data, dataset.split, seed,
+                           model_kwargs=settings["model_kwargs"],
+                           fit_kwargs=_seed_fit_kwargs(args, out, settings["fit_kwargs"], seed),
+                           device=device, probe=probe, probe_kwargs=probe_kwargs,
+                           minibatch=settings["minibatch"], untrained_baseline=baselines)
+            if not distributed.is_main_process():
+                continue    # rank 0 evaluates, prints and writes
+            row, curves[str(seed)] = {**run.metrics, **raw}, run.curves
         results.append(row)
-        curves[str(seed)] = run.curves
         scores = (f"test {100 * row[f'test_{metric}']:.2f}  valid "
                   f"{100 * row[f'valid_{metric}']:.2f}  " if labelled else "")
         if baselines:
             scores += f"(untrained encoder: test {100 * row[f'untrained_test_{metric}']:.2f})  "
-        print(f"  seed {seed}: {scores}({row['epochs']} epochs, {row['train_seconds']:.1f} s)")
-        if best is None or (labelled and row[f"valid_{metric}"]
-                            > best.metrics[f"valid_{metric}"]):
-            best = run
+        print(f"  seed {seed}: {scores}({row['epochs']} epochs, {row['train_seconds']:.1f} s)"
+              + (" (finished before the resume)" if run is None else ""))
+        better = best_row is None or (labelled and row[f"valid_{metric}"]
+                                      > best_row[f"valid_{metric}"])
+        if better:
+            best_row, best_run = row, run
+        if run is not None:
+            progress.record_seed(seed, row, curves[str(seed)],
+                                 outputs=(run.embeddings, run.state_dict) if better else None)
     if not distributed.is_main_process():
-        return 0
+        return
     name = _METRIC_NAMES.get(metric, metric)
     keys = [key for key in (f"test_{metric}", "test_micro_f1", f"valid_{metric}", "nmi", "ari",
                             "sim@5", "sim@50", f"untrained_test_{metric}", f"raw_test_{metric}")
@@ -397,7 +441,8 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     print(_summary_table(summary))
     if baselines:
         print(_baseline_line(summary, metric))
-    assert best is not None
+    assert best_row is not None
+    best = _seed_run(best_row, best_run, progress)
     chosen = "best validation " + name if labelled else "the first seed: no labels to choose by"
 
     def write(folder: Path) -> None:
@@ -410,7 +455,17 @@ def _pretrain_nodes(args: argparse.Namespace, model: type, dataset: Any, device:
     out = _write_output_set(args, out, config, write)
     print(f"wrote {out / 'embeddings.pt'} (seed {config['embeddings_seed']}, {chosen}), "
           f"{_other_files(out)}")
-    return 0
+
+
+def _seed_run(row: dict[str, Any], run: Any, progress: Any) -> Any:
+    """The :class:`graphinfo.experiment.SeedRun` of a seed: ``run`` when it trained now, else
+    rebuilt from the outputs its ``progress`` kept before the kill."""
+    from graphinfo.experiment import SeedRun
+
+    if run is not None:
+        return SeedRun(row, run.embeddings, run.state_dict, run.curves)
+    embeddings, state_dict = progress.outputs(int(row["seed"]))
+    return SeedRun(row, embeddings, state_dict)
 
 
 def _graph_text(dataset: Any) -> str:
@@ -529,13 +584,81 @@ def _check_memory(model: type, model_kwargs: dict[str, Any], num_features: int,
                          f"has {available / 2**30:,.1f} GiB")
 
 
-def _output_folder(args: argparse.Namespace, dataset: Any) -> Path:
+def _output_folder(args: argparse.Namespace, dataset: Any) -> Path | None:
     """``--out`` (default ``runs/MODEL-DATASET``), checked before any training: creatable,
-    writable, not a file, and not holding another run unless ``--overwrite``."""
-    from graphinfo.outputs import check_output_folder
+    writable, not a file, and not holding another run unless ``--overwrite``.
 
-    return check_output_folder(args.out or f"runs/{_run_name(args.model, dataset)}",
-                               overwrite=args.overwrite)
+    With ``--resume``: ``None`` when ``--out`` already holds the run's complete set (it was
+    killed after writing it, or has finished), after saying so; an error when there is nothing
+    to resume. A resumed run that was started with ``--overwrite`` overwrites still."""
+    from graphinfo.outputs import check_output_folder
+    from graphinfo.progress import RunProgress, read_progress
+    from graphinfo.runs import read_config
+
+    out = Path(args.out or f"runs/{_run_name(args.model, dataset)}")
+    if not args.resume:
+        return check_output_folder(out, overwrite=args.overwrite)
+    record = read_progress(out) if not out.is_file() else None
+    written = read_config(out).get("run_id") if (out / "config.json").is_file() else None
+    if written is not None and (record is None or record["run_id"] == written):
+        if record is not None and _writes_outputs():    # the kill came after the set
+            RunProgress.open(out, run_id=written, flags=record["flags"],
+                             seeds=record["seeds"], resume=True).close(remove=True)
+        print(f"{out} holds the complete run {written}: nothing to resume")
+        return None
+    if record is None:
+        raise ValueError(f"--resume: no run in progress for --out {out} (nothing was killed "
+                         f"there); start the run without --resume")
+    args.overwrite = args.overwrite or bool(record.get("overwrite"))
+    return check_output_folder(out, overwrite=args.overwrite)
+
+
+def _writes_outputs() -> bool:
+    """Whether this process writes the outputs (rank 0, or the only process)."""
+    from graphinfo import distributed
+
+    return distributed.is_main_process()
+
+
+def _open_progress(args: argparse.Namespace, out: Path, config: dict[str, Any]) -> Any:
+    """Takes the run's progress beside ``out`` (:class:`graphinfo.progress.RunProgress`) on
+    the process that writes; a resumed run keeps its id. ``None`` on the other processes."""
+    from graphinfo.progress import RunProgress
+
+    if not _writes_outputs():
+        return None
+    progress = RunProgress.open(out, run_id=config["run_id"], flags=config["flags"],
+                                seeds=config["seeds"], resume=args.resume,
+                                overwrite=args.overwrite)
+    config["run_id"] = progress.run_id
+    return progress
+
+
+def _finished_seeds(progress: Any) -> dict[int, dict[str, Any]]:
+    """The seeds a resumed run finished before it was killed (every process learns them from
+    the writing one)."""
+    from graphinfo import distributed
+
+    done = progress.finished() if progress is not None else {}
+    if distributed.is_distributed():
+        import torch
+
+        box = [done]
+        torch.distributed.broadcast_object_list(box, src=0)
+        done = box[0]
+    if done:
+        print(f"  resuming run {progress.run_id if progress else ''}: seed(s) "
+              f"{', '.join(map(str, done))} finished before it stopped")
+    return done
+
+
+def _seed_fit_kwargs(args: argparse.Namespace, out: Path, fit_kwargs: dict[str, Any],
+                     seed: int) -> dict[str, Any]:
+    """``fit_kwargs`` with the seed's checkpoint beside ``out``, resumed when it exists."""
+    from graphinfo.progress import progress_folder
+
+    return {**fit_kwargs, "checkpoint": progress_folder(out) / f"seed-{seed}.ckpt",
+            "checkpoint_every": args.checkpoint_every, "resume": True}
 
 
 def _other_files(out: Path) -> str:
@@ -602,7 +725,6 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     fixed budget and the SVM protocol (10-fold cross-validation, C chosen inside the training
     folds)."""
     from graphinfo import distributed
-    from graphinfo.experiment import SeedRun, run_graph_seed, summarise
 
     if args.num_neighbors is not None or args.summary is not None:
         raise ValueError(f"--num-neighbors and --summary apply to node-level models; "
@@ -616,6 +738,8 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     graphs = dataset.dataset
     labels = _graph_labels(graphs) if dataset.num_classes else None
     out = _output_folder(args, dataset)
+    if out is None:
+        return 0
     model_kwargs = {**model.data_kwargs(graphs), **_model_kwargs(args, model)}
     _check_memory(model, model_kwargs, dataset.num_features,
                   sum(int(graph.num_nodes) for graph in graphs[:args.batch_size or 128]))
@@ -630,30 +754,61 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
                   "weight_decay": config["weight_decay"],
                   "max_grad_norm": config["max_grad_norm"],
                   "batch_size": config["batch_size"], "progress": args.progress}
-    results: list[dict[str, Any]] = []
-    curves: dict[str, Any] = {}
-    best: SeedRun | None = None
     if labels is None:
         print(f"  {dataset.name}'s graphs have no labels: the embeddings are trained and "
               f"written but not evaluated")
+    progress = _open_progress(args, out, config)
+    try:
+        _train_graph_seeds(args, model, graphs, labels, device, out, config,
+                           {"model_kwargs": model_kwargs, "fit_kwargs": fit_kwargs}, progress)
+    except BaseException:
+        progress.close(remove=False)     # kept for --resume
+        raise
+    progress.close(remove=True)
+    return 0
+
+
+def _train_graph_seeds(args: argparse.Namespace, model: type, graphs: Any, labels: Any,
+                       device: str, out: Path, config: dict[str, Any],
+                       settings: dict[str, Any], progress: Any) -> None:
+    """Trains, scores and records every seed of a graph-level ``pretrain`` (``settings``:
+    ``model_kwargs`` and ``fit_kwargs`` of :func:`run_graph_seed`; the seeds a killed run
+    finished come from its ``progress``), prints the table and writes the output set."""
+    from graphinfo.experiment import SeedRun, run_graph_seed, summarise
+
+    results: list[dict[str, Any]] = []
+    curves: dict[str, Any] = {}
+    first: tuple[dict[str, Any], SeedRun | None] | None = None
+    done = _finished_seeds(progress)
     for seed in config["seeds"]:
-        run = run_graph_seed(model, graphs, labels, seed, model_kwargs=model_kwargs,
-                             fit_kwargs=fit_kwargs, device=device)
-        row = run.metrics
+        run = None
+        if seed in done:
+            row, curves[str(seed)] = done[seed]["metrics"], done[seed]["curves"]
+        else:
+            run = run_graph_seed(model, graphs, labels, seed,
+                                 model_kwargs=settings["model_kwargs"],
+                                 fit_kwargs=_seed_fit_kwargs(args, out, settings["fit_kwargs"],
+                                                             seed), device=device)
+            row, curves[str(seed)] = run.metrics, run.curves
         results.append(row)
-        curves[str(seed)] = run.curves
         scores = (f"10-fold SVM accuracy {100 * row['accuracy']:.2f} "
                   f"± {100 * row['accuracy_std']:.2f}  " if labels is not None else "")
         print(f"  seed {seed}: {scores}({row['epochs']} epochs, "
-              f"{row['train_seconds']:.1f} s)")
+              f"{row['train_seconds']:.1f} s)"
+              + (" (finished before the resume)" if run is None else ""))
         # No validation split here: the saved embeddings are the first seed's, whatever their
         # accuracy (choosing by cross-validated accuracy would select on the test folds).
-        if best is None:
-            best = run
+        if first is None:
+            first = (row, run)
+        if run is not None:
+            progress.record_seed(seed, row, curves[str(seed)],
+                                 outputs=(run.embeddings, run.state_dict)
+                                 if first[1] is run else None)
     summary = summarise(results, ("accuracy", "train_seconds") if labels is not None
                         else ("train_seconds",))
     print(_summary_table(summary))
-    assert best is not None
+    assert first is not None
+    best = _seed_run(*first, progress)
 
     def write(folder: Path) -> None:
         _write_outputs(folder, best, results, summary, config, curves=curves)
@@ -663,7 +818,6 @@ def _pretrain_graphs(args: argparse.Namespace, model: type, dataset: Any, device
     out = _write_output_set(args, out, config, write)
     print(f"wrote {out / 'embeddings.pt'} (graph embeddings, seed "
           f"{config['embeddings_seed']}), {_other_files(out)}")
-    return 0
 
 
 def _graph_labels(graphs: Any) -> torch.Tensor:
@@ -920,9 +1074,16 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     parser = argparse.ArgumentParser(prog="graphinfo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"graphinfo {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    debug_help = "show the traceback of an error (default: the error in one line)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    # --debug after the command too; SUPPRESS keeps the value given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("pretrain", help="train a model per seed, probe it, write embeddings")
+    p = sub.add_parser("pretrain", parents=[common],
+                       help="train a model per seed, probe it, write embeddings")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"a registered model ({_models_text()}) or your own, as "
                         f"package.module:ClassName or path/to/file.py:ClassName (a "
@@ -983,6 +1144,13 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     p.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (default: refuse, before training)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run that was killed while writing --out, from its "
+                        "checkpoint (its finished seeds are kept; with --out alone its "
+                        "flags are taken over)")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=10, metavar="EPOCHS",
+                   help="epochs between the checkpoints that --resume continues from "
+                        "(default: 10)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
     p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
@@ -997,7 +1165,8 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                         "flags given here win (default --out: the run's folder + '-replay')")
     p.set_defaults(func=pretrain, **(replay or {}))
 
-    e = sub.add_parser("evaluate", help="score saved embeddings: linear probe and k-means "
+    e = sub.add_parser("evaluate", parents=[common],
+                       help="score saved embeddings: linear probe and k-means "
                                         "(OGB datasets: the probe scored by OGB's Evaluator), "
                                         "10-fold SVM for graph datasets")
     e.add_argument("embeddings", help="a .pt file holding an [N, F] tensor, or a run folder "
@@ -1013,7 +1182,8 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     e.add_argument("--out", default=None, help="write the metrics to this JSON file")
     e.set_defaults(func=evaluate)
 
-    m = sub.add_parser("embed", help="embed a dataset with the model of a saved run")
+    m = sub.add_parser("embed", parents=[common],
+                       help="embed a dataset with the model of a saved run")
     m.add_argument("run", help="a run folder written by pretrain (its --out)")
     m.add_argument("--dataset", default=None,
                    help="dataset to embed (default: the one the run trained on)")
@@ -1026,11 +1196,13 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
     m.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
     m.set_defaults(func=embed)
 
-    r = sub.add_parser("report", help="print a saved run's settings and table again")
+    r = sub.add_parser("report", parents=[common],
+                       help="print a saved run's settings and table again")
     r.add_argument("run", help="a run folder written by pretrain")
     r.set_defaults(func=report)
 
-    d = sub.add_parser("datasets", help="list known datasets and where they are looked for")
+    d = sub.add_parser("datasets", parents=[common],
+                       help="list known datasets and where they are looked for")
     d.add_argument("--root", default=None, help="data folder (default: $GRAPHINFO_DATA or cache)")
     d.add_argument("--paths", action="store_true", help="list every folder searched")
     d.set_defaults(func=datasets)
@@ -1052,21 +1224,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.func is pretrain and (args.nproc > 1 or distributed.launched_by_torchrun()):
             return _pretrain_distributed(args, argv)
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError,
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, FloatingPointError,
             ChildProcessError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {error}", args.debug)
+    except OSError as error:    # a full disk, an unreadable file ...: the OS's reason, the file
+        where = f" ({error.filename})" if error.filename else ""
+        return _fail(f"error: {error.strerror or error}{where}", args.debug)
     except (MemoryError, RuntimeError) as error:
         if not isinstance(error, MemoryError) and not _out_of_memory(error):
             raise
-        print(f"error: out of memory: {_first_line(error) or type(error).__name__} (try a "
-              f"smaller --hidden, --batch-size or dataset)", file=sys.stderr)
-        return 2
+        return _fail(f"error: out of memory: {_first_line(error) or type(error).__name__} "
+                     f"(try a smaller --hidden, --batch-size or dataset)", args.debug)
     except SystemExit as stop:   # the commands' own one-line errors: exit code 2 as the rest
         if isinstance(stop.code, str) and stop.code.startswith("error: "):
-            print(stop.code, file=sys.stderr)
-            return 2
+            return _fail(stop.code, args.debug)
         raise
+
+
+def _fail(message: str, debug: bool) -> int:
+    """Prints an expected failure as one line (after its traceback with ``--debug``); the
+    exit code of every such failure is 2."""
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    print(message, file=sys.stderr)
+    return 2
 
 
 def _first_line(error: BaseException) -> str:

@@ -294,6 +294,8 @@ def run_seed(model: str | type[MIModel], data: Data, split: Mapping[str, Tensor]
         metrics.update(baseline)
     metrics.update(epochs=history.epochs, best_epoch=history.best_epoch,
                    best_loss=history.best_loss, train_seconds=seconds)
+    if history.resumed_from_epoch:      # trained on from a checkpoint: its time is not here
+        metrics["resumed_from_epoch"] = history.resumed_from_epoch
     curves: dict[str, list] = {"loss": list(history.losses)}
     if selection is not None:
         metrics["selected_epoch"] = selection.best_epoch
@@ -385,6 +387,8 @@ def run_graph_seed(model: str | type[MIModel], dataset: Graphs, labels: Tensor |
         metrics.update(paper_accuracy=accuracy, paper_epoch=epoch)
     metrics.update(epochs=history.epochs, final_loss=history.losses[-1],
                    train_seconds=seconds)
+    if history.resumed_from_epoch:
+        metrics["resumed_from_epoch"] = history.resumed_from_epoch
     state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return SeedRun(metrics, z, state, {"loss": list(history.losses)})
 

@@ -483,3 +483,110 @@ def test_the_size_estimate_refuses_what_cannot_fit_and_passes_what_can():
     with pytest.raises(ValueError, match=r"--hidden 1000000000 needs at least [\d,.]+ GiB for "
                                          r"2,708 nodes and 1,433 features; this machine has"):
         _check_memory(DGI, {"hidden_channels": 10**9}, 1433, 2708)
+
+
+def _interrupt_seed(monkeypatch, seed, after_epochs, loop="fit"):
+    """Makes the training of ``seed`` (by the engine's ``loop``) stop like a killed process
+    after ``after_epochs`` epochs (and the checkpoint written then); the other seeds train
+    normally."""
+    import graphinfo.experiment as experiment
+
+    fit = getattr(experiment, loop)
+
+    def interrupted(model, data, **kwargs):
+        if kwargs["checkpoint"].name != f"seed-{seed}.ckpt":
+            return fit(model, data, **kwargs)
+        fit(model, data, **{**kwargs, "epochs": after_epochs})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, loop, interrupted)
+
+
+@pytest.mark.parametrize("seed, after_epochs", [(0, 4), (1, 7)])
+def test_resume_continues_a_killed_run_to_the_uninterrupted_result(tmp_path, capsys,
+                                                                   monkeypatch, seed,
+                                                                   after_epochs):
+    flags = [*PRETRAIN, *FAST, "--seeds", "2", "--checkpoint-every", "3", "--no-baselines"]
+    assert main([*flags, "--out", str(tmp_path / "ref")]) == 0
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        _interrupt_seed(patch, seed, after_epochs)
+        with pytest.raises(KeyboardInterrupt):
+            main([*flags, "--out", str(out)])
+    progress = tmp_path / ".run.progress"
+    assert not out.exists() and (progress / f"seed-{seed}.ckpt").exists()
+    assert (progress / "seed-0.json").exists() == (seed == 1)
+    capsys.readouterr()
+
+    # A new run into the same --out is refused: the killed one is there.
+    assert main([*flags, "--out", str(out)]) == 2
+    assert "holds a killed run in progress" in capsys.readouterr().err
+    # --out alone takes the run's flags over.
+    assert main(["pretrain", "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert ("seed 0: " in printed) and (("finished before the resume" in printed) == (seed == 1))
+    assert not progress.exists()
+    for name in ("embeddings.pt", "model.pt"):
+        reference, resumed = torch.load(tmp_path / "ref" / name), torch.load(out / name)
+        if isinstance(reference, dict):
+            assert all(torch.equal(reference[key], resumed[key]) for key in reference)
+        else:
+            assert torch.equal(reference, resumed)
+    keys = ("test_acc", "valid_acc", "epochs", "best_loss")
+    reference = json.loads((tmp_path / "ref" / "metrics.json").read_text())["per_seed"]
+    resumed = json.loads((out / "metrics.json").read_text())["per_seed"]
+    assert [[row[key] for key in keys] for row in resumed] == \
+        [[row[key] for key in keys] for row in reference]
+    assert resumed[seed]["resumed_from_epoch"] == after_epochs
+
+    # Resuming again finds the complete run and trains nothing.
+    assert main(["pretrain", "--out", str(out), "--resume"]) == 0
+    assert "holds the complete run" in capsys.readouterr().out
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    assert main([*PRETRAIN, *FAST, "--out", str(out), "--resume"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --resume: no run in progress for --out {out} (nothing was killed there); "
+        f"start the run without --resume")
+    with monkeypatch.context() as patch:
+        _interrupt_seed(patch, 0, 3)
+        with pytest.raises(KeyboardInterrupt):
+            main([*PRETRAIN, *FAST, "--out", str(out)])
+    capsys.readouterr()
+    assert main([*PRETRAIN, *FAST, "--hidden", "32", "--out", str(out), "--resume"]) == 2
+    assert "these differ: --hidden 32 (the run's: 16)" in capsys.readouterr().err
+    # --overwrite discards the killed run and starts again.
+    assert main([*PRETRAIN, *FAST, "--out", str(out), "--overwrite"]) == 0
+    assert (out / "embeddings.pt").exists() and not (tmp_path / ".run.progress").exists()
+
+
+def test_debug_shows_the_traceback_of_an_expected_failure(tmp_path, capsys):
+    for argv in (["--debug", *PRETRAIN, "--device", "foo"], [*PRETRAIN, "--device", "foo",
+                                                              "--debug"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err
+        assert err.strip().splitlines()[-1] == "error: unknown device 'foo'; use cpu, cuda or " \
+                                               "cuda:N"
+
+
+def test_resume_continues_a_killed_graph_level_run(tmp_path, capsys, monkeypatch, data_root):
+    flags = [*PRETRAIN, "--model", "infograph", "--dataset", "mutag", "--root", str(data_root),
+             "--epochs", "4", "--hidden", "8", "--layers", "2", "--seeds", "2",
+             "--checkpoint-every", "1"]
+    assert main([*flags, "--out", str(tmp_path / "ref")]) == 0
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        _interrupt_seed(patch, 1, 2, loop="fit_graphs")
+        with pytest.raises(KeyboardInterrupt):
+            main([*flags, "--out", str(out)])
+    assert main([*flags, "--out", str(out), "--resume"]) == 0
+    assert "seed 0: 10-fold SVM" in capsys.readouterr().out
+    assert torch.equal(torch.load(tmp_path / "ref" / "embeddings.pt"),
+                       torch.load(out / "embeddings.pt"))
+    reference = json.loads((tmp_path / "ref" / "metrics.json").read_text())["per_seed"]
+    resumed = json.loads((out / "metrics.json").read_text())["per_seed"]
+    assert [row["accuracy"] for row in resumed] == [row["accuracy"] for row in reference]
+    assert [row.get("resumed_from_epoch") for row in resumed] == [None, 2]

@@ -88,17 +88,36 @@ def entry_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
         yield
 
 
-def _set_lock(handle: Any, locked: bool) -> None:
-    """Takes (blocking) or releases the exclusive OS lock of an open file."""
+def try_file_lock(lock_path: str | os.PathLike[str]) -> Any | None:
+    """Takes the exclusive OS lock on ``lock_path`` without waiting: returns the open file
+    that holds it (close it to release the lock; the OS releases it when the process dies), or
+    ``None`` when another process holds it."""
+    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "a+b")  # noqa: SIM115 - the caller closes it to unlock
+    try:
+        _set_lock(handle, True, blocking=False)
+    except OSError:        # held by another process (BlockingIOError, or EACCES on Windows)
+        handle.close()
+        return None
+    return handle
+
+
+def _set_lock(handle: Any, locked: bool, blocking: bool = True) -> None:
+    """Takes or releases the exclusive OS lock of an open file; taking it blocks unless
+    ``blocking`` is false (then ``OSError`` says another process holds it)."""
     try:
         import fcntl
     except ImportError:   # Windows
         import msvcrt
 
         handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK if locked else msvcrt.LK_UNLCK, 1)
+        mode = (msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK) if locked else msvcrt.LK_UNLCK
+        msvcrt.locking(handle.fileno(), mode, 1)
         return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX if locked else fcntl.LOCK_UN)
+    if not locked:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    else:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
 
 
 def _read_manifest(folder: Path) -> dict[str, int] | None:
