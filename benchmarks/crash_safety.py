@@ -12,7 +12,19 @@ Each trial runs real processes and ``kill -9``s them at a random moment, then re
 * ``concurrent-load``: two first-time loads into one fresh cache at once: both must succeed
   with the same graph;
 * ``concurrent-pretrain``: two ``pretrain`` runs into one fresh ``--out`` at once: ``--out``
-  must hold one run's complete set (the other run's set is kept beside it, or it was refused).
+  must hold one run's complete set (the other run's set is kept beside it, or it was refused);
+* ``resume``: ``graphinfo pretrain`` killed at a random moment, then ``pretrain --out DIR
+  --resume``: the rerun must succeed and write exactly the uninterrupted run's embeddings,
+  weights and per-seed scores, leaving no progress folder and no temporary file (a kill before
+  the run recorded its progress is answered by ``--resume`` with its error, and the run is
+  then started again);
+* ``full-disk``: ``--out`` on a small tmpfs (needs root to mount it) holding a complete run;
+  ``pretrain --overwrite`` into it with free space from 5 % to 195 % of a set, every other
+  trial without checkpoints (so the disk fills while the set is written, not the
+  checkpoint): every run must end in one ``error:`` line with exit code 2 and leave the
+  previous complete set untouched and no temporary file, or (room enough) succeed with its
+  own complete set (a failed run's progress may stay, for ``--resume``); and, on the same
+  file system made read-only, ``pretrain`` must be refused before training.
 
 Usage::
 
@@ -212,8 +224,128 @@ def concurrent_pretrain(args: argparse.Namespace, work: Path) -> dict:
             "second kept beside": beside, "failures": failures}
 
 
+def _set_files(folder: Path) -> dict:
+    """What a set holds that a resume must reproduce: the tensors and the per-seed scores
+    (without timings and the resume's own mark)."""
+    import torch
+
+    embeddings = torch.load(folder / "embeddings.pt")
+    model = torch.load(folder / "model.pt")
+    rows = json.loads((folder / "metrics.json").read_text())["per_seed"]
+    skip = ("train_seconds", "resumed_from_epoch")
+    return {"embeddings": embeddings, "model": model,
+            "rows": [{k: v for k, v in row.items() if k not in skip} for row in rows]}
+
+
+def _same_set(a: dict, b: dict) -> bool:
+    import torch
+
+    return torch.equal(a["embeddings"], b["embeddings"]) and a["rows"] == b["rows"] and \
+        sorted(a["model"]) == sorted(b["model"]) and \
+        all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def resume(args: argparse.Namespace, work: Path) -> dict:
+    env = _env(work / "cache")
+    every = ["--checkpoint-every", "3"]
+    start = time.time()
+    subprocess.run(_pretrain(work / "ref", env, *every), env=env, check=True,
+                   capture_output=True)
+    duration = time.time() - start
+    reference = _set_files(work / "ref")
+    ok = killed = early = 0
+    failures = []
+    for trial in range(args.trials):
+        out = work / f"r{trial}" / "run"
+        process = subprocess.Popen(_pretrain(out, env, *every), env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        killed += _kill_after(process, random.uniform(0.2 * duration, 0.95 * duration))
+        rerun = subprocess.run([sys.executable, "-m", "graphinfo", "pretrain", "--out",
+                                str(out), "--resume"], env=env, capture_output=True, text=True)
+        if rerun.returncode == 2 and "no run in progress" in rerun.stderr:
+            early += 1          # killed before its progress existed: nothing to continue
+            rerun = subprocess.run(_pretrain(out, env, *every), env=env, capture_output=True,
+                                   text=True)
+        left = _temporaries(out.parent) + [p.name for p in out.parent.glob(".*.progress")]
+        same = rerun.returncode == 0 and _one_complete_set(out) and \
+            _same_set(_set_files(out), reference)
+        if same and not left:
+            ok += 1
+        else:
+            failures.append(f"trial {trial}: rc {rerun.returncode}, same {same}, {left}, "
+                            f"{rerun.stderr.strip()[-300:]}")
+        shutil.rmtree(out.parent, ignore_errors=True)
+    return {"trials": args.trials, "killed while running": killed,
+            "killed before progress existed": early, "resumed to the uninterrupted set": ok,
+            "pretrain run (s)": round(duration, 1), "failures": failures}
+
+
+def _cora(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "graphinfo", "pretrain", "--no-plots", "--no-baselines",
+            "--dataset", "cora", "--epochs", "5", "--out", str(out), *extra]
+
+
+def full_disk(args: argparse.Namespace, work: Path) -> dict:
+    env = {**_env(work / "cache"), "GRAPHINFO_DATA": args.root}
+    mount = work / "disk"
+    mount.mkdir()
+    probe = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return {"skipped": f"cannot mount a tmpfs here ({probe.stderr.strip()[:80]})",
+                "failures": []}
+    try:
+        out = mount / "run"
+        subprocess.run(_cora(out), env=env, check=True, capture_output=True)
+        size = sum(p.stat().st_size for p in out.iterdir())
+        before = _digest(out)
+        ok = 0
+        failures = []
+        fractions = [0.05 + 1.9 * i / max(1, args.trials - 1) for i in range(args.trials)]
+        in_set = succeeded = 0
+        for trial, fraction in enumerate(fractions):
+            # The old set stays; what is left for the new one is a fraction of a set.
+            limit = size + int(fraction * size) + 64 * 1024
+            subprocess.run(["mount", "-o", f"remount,size={limit}", str(mount)], check=True)
+            extra = ["--checkpoint-every", "0"] if trial % 2 else []
+            run = subprocess.run(_cora(out, "--overwrite", *extra), env=env,
+                                 capture_output=True, text=True)
+            lines = run.stderr.strip().splitlines()
+            one_line = len(lines) == 1 and lines[0].startswith("error: ")
+            in_set += "seed 0:" in run.stdout     # trained: the disk filled in the set
+            kept = out.is_dir() and _digest(out) == before
+            left = _temporaries(mount)
+            if run.returncode == 0 and _one_complete_set(out) and not left:
+                succeeded += 1          # there was room for it after all
+                before = _digest(out)
+            elif run.returncode == 2 and one_line and kept and not left:
+                ok += 1
+            else:
+                failures.append(f"size {limit}: rc {run.returncode}, kept {kept}, {left}, "
+                                f"{run.stderr.strip()[-300:]}")
+        subprocess.run(["mount", "-o", "remount,size=64m,ro", str(mount)], check=True)
+        started = time.time()
+        run = subprocess.run(_cora(mount / "other"), env=env, capture_output=True, text=True)
+        read_only = {"rc": run.returncode, "error": run.stderr.strip(),
+                     "seconds": round(time.time() - started, 1),
+                     "before training": "seed 0:" not in run.stdout}
+        if not (run.returncode == 2 and read_only["before training"]):
+            failures.append(f"read-only: {read_only}")
+        return {"trials": args.trials, "set (bytes)": size,
+                "left the previous set, one error line, exit 2": ok,
+                "failed while writing the set (after training)": in_set,
+                "succeeded (room enough)": succeeded,
+                "read-only --out": f"exit {read_only['rc']}, before training: "
+                                   f"{read_only['before training']}, "
+                                   f"`{read_only['error']}`",
+                "failures": failures}
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
 CHECKS = {"processing": processing, "checkpoint": checkpoint, "outputs": outputs,
-          "concurrent-load": concurrent_load, "concurrent-pretrain": concurrent_pretrain}
+          "concurrent-load": concurrent_load, "concurrent-pretrain": concurrent_pretrain,
+          "resume": resume, "full-disk": full_disk}
 
 
 def main() -> None:

@@ -428,7 +428,9 @@ def _train_node_seeds(args: argparse.Namespace, model: type, dataset: Any, data:
                                       > best_row[f"valid_{metric}"])
         if better:
             best_row, best_run = row, run
-        if run is not None:
+        if run is not None and seed != config["seeds"][-1]:
+            # The last seed is not recorded: the output set follows at once, and a kill before
+            # it is resumed from the seed's final checkpoint (no second copy of its outputs).
             progress.record_seed(seed, row, curves[str(seed)],
                                  outputs=(run.embeddings, run.state_dict) if better else None)
     if not distributed.is_main_process():
@@ -654,9 +656,12 @@ def _finished_seeds(progress: Any) -> dict[int, dict[str, Any]]:
 
 def _seed_fit_kwargs(args: argparse.Namespace, out: Path, fit_kwargs: dict[str, Any],
                      seed: int) -> dict[str, Any]:
-    """``fit_kwargs`` with the seed's checkpoint beside ``out``, resumed when it exists."""
+    """``fit_kwargs`` with the seed's checkpoint beside ``out``, resumed when it exists
+    (none with ``--checkpoint-every 0``)."""
     from graphinfo.progress import progress_folder
 
+    if args.checkpoint_every == 0:
+        return fit_kwargs
     return {**fit_kwargs, "checkpoint": progress_folder(out) / f"seed-{seed}.ckpt",
             "checkpoint_every": args.checkpoint_every, "resume": True}
 
@@ -800,7 +805,7 @@ def _train_graph_seeds(args: argparse.Namespace, model: type, graphs: Any, label
         # accuracy (choosing by cross-validated accuracy would select on the test folds).
         if first is None:
             first = (row, run)
-        if run is not None:
+        if run is not None and seed != config["seeds"][-1]:     # the last: as for nodes
             progress.record_seed(seed, row, curves[str(seed)],
                                  outputs=(run.embeddings, run.state_dict)
                                  if first[1] is run else None)
@@ -836,6 +841,7 @@ def evaluate(args: argparse.Namespace) -> int:
     the figures are the run's."""
     import torch
 
+    from graphinfo.data.cache_entry import safe_torch_load
     from graphinfo.evaluation import clustering, svm_cross_validation
     from graphinfo.evaluation import evaluate as run_protocol
     from graphinfo.io import save_json
@@ -851,10 +857,10 @@ def evaluate(args: argparse.Namespace) -> int:
         raise SystemExit("error: give --dataset (whose labels to score against) or a run "
                          "folder instead of an embeddings file")
     seed = args.seed if args.seed is not None else config.get("embeddings_seed", 0)
-    dataset = _load_data(name, root, features, labels, _run_metapaths(args, config))
     if not path.is_file():
         raise SystemExit(f"error: embeddings file {str(path)!r} does not exist")
-    z = torch.load(path, map_location="cpu", weights_only=True)
+    z = safe_torch_load(path)      # a corrupt or code-running file: one line, before the data
+    dataset = _load_data(name, root, features, labels, _run_metapaths(args, config))
     graph_level = dataset.task == "graph"
     if not dataset.num_classes:
         raise ValueError(f"{dataset.name} has no labels to score the embeddings "
@@ -1038,6 +1044,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not (math.isfinite(value) and value > 0):
@@ -1148,9 +1161,9 @@ def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParse
                    help="continue the run that was killed while writing --out, from its "
                         "checkpoint (its finished seeds are kept; with --out alone its "
                         "flags are taken over)")
-    p.add_argument("--checkpoint-every", type=_positive_int, default=10, metavar="EPOCHS",
-                   help="epochs between the checkpoints that --resume continues from "
-                        "(default: 10)")
+    p.add_argument("--checkpoint-every", type=_non_negative_int, default=10, metavar="EPOCHS",
+                   help="epochs between the checkpoints that --resume continues from; 0: "
+                        "none (a resume trains the interrupted seed again) (default: 10)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only on a terminal)")
     p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,

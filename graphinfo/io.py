@@ -25,18 +25,47 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
                                suffix=".tmp")
     umask = os.umask(0)
     os.umask(umask)
+    failed: list[OSError] = []
     try:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide outputs from other users
         with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+            try:
+                write(_RecordingWriter(f, failed))
+                f.flush()
+                os.fsync(f.fileno())
+            except Exception as error:
+                # torch.save reports a failed write (a full disk) as a RuntimeError about a
+                # file position; the OS's own error says what happened, here with the file.
+                cause = failed[0] if failed else error
+                if isinstance(cause, OSError) and cause.errno and cause.filename is None:
+                    raise OSError(cause.errno, cause.strerror, str(path)) from None
+                if cause is not error:
+                    raise cause from None
+                raise
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+class _RecordingWriter:
+    """A file object that remembers the ``OSError`` of a failed write (a full disk), for
+    writers such as ``torch.save`` that replace it with an error of their own."""
+
+    def __init__(self, file: Any, failed: list[OSError]) -> None:
+        self._file, self._failed = file, failed
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._file.write(data)
+        except OSError as error:
+            self._failed.append(error)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
 
 
 def pid_alive(pid: int) -> bool:

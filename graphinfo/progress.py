@@ -11,6 +11,9 @@ While a run trains, the folder ``.<name>.progress`` beside its ``--out`` (``<nam
 - ``seed-<s>.pt``: the embeddings and weights of the best finished seed so far (the one the
   run will write), written before its ``seed-<s>.json``.
 
+The CLI records every seed but the last this way: the output set is written as soon as the
+last one ends, and a kill before that is resumed from the last seed's final checkpoint.
+
 Every file is written atomically (:mod:`graphinfo.io`), so a kill at any moment leaves files a
 resume can trust. While it lives, the run holds an OS lock on the folder's ``.lock``: a second
 run into the same ``--out`` is refused while the first one trains, and a run that was killed

@@ -25,6 +25,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphinfo.data import LoadedDataset
+from graphinfo.data.cache_entry import safe_torch_load
 from graphinfo.data.hetero import target_node_type
 from graphinfo.models import build_model, model_class
 from graphinfo.models.base import constructor_kwargs, feature_size, model_level
@@ -117,7 +118,7 @@ class Run:
         path = self.path / EMBEDDINGS_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist")
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return safe_torch_load(path)
 
     def embed(self, dataset: Any) -> Tensor:
         """Embeds ``dataset`` as the run embedded its training data, on the CPU.
@@ -201,10 +202,7 @@ def load_run(run_dir: str | Path, *, data: Any = None,
     else:
         raise ValueError(f"{run_dir / CONFIG_FILE} records no 'in_channels' (a run of an "
                          f"earlier graphinfo): pass data=... to size the model")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as error:     # truncated or not a torch file: name it
-        raise ValueError(f"{weights} could not be read as saved weights: {error}") from None
+    state = safe_torch_load(weights)        # truncated, corrupt or unsafe: names the file
     if not isinstance(state, dict):
         raise ValueError(f"{weights} must hold a state_dict, got {type(state).__name__}")
     try:

@@ -1,4 +1,5 @@
-"""Process-level settings that make large CPU tensors cheap to allocate.
+"""Process-level settings: large CPU tensors cheap to allocate, and native evaluation code
+that fails, never hangs, under a memory limit (:func:`guard_native_memory`).
 
 PyTorch allocates CPU tensors with the C library's ``malloc``. glibc serves every block larger
 than its mmap threshold (at most 32 MiB by default) with a fresh ``mmap`` and returns it to the
@@ -17,11 +18,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -63,3 +68,54 @@ def tune_cpu_allocator() -> bool:
     _tuned = ok
     logger.debug("glibc allocator tuned for large tensors: %s", ok)
     return ok
+
+
+#: Address space kept free for native libraries' own buffers when the process runs under an
+#: address-space limit: OpenBLAS maps a buffer of tens of MiB per thread when a thread first
+#: calls it, and where that map fails it can retry forever (OpenMathLib/OpenBLAS#5289) instead
+#: of failing.
+NATIVE_HEADROOM = 128 << 20
+
+
+def address_space_left() -> int | None:
+    """Bytes this process may still map under its address-space limit (``ulimit -v``,
+    ``RLIMIT_AS``); ``None`` without a limit or where it cannot be read."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return limit - int(line.split()[1]) * 1024
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+
+
+def guard_native_memory(function: F) -> F:
+    """Makes a scikit-learn / BLAS evaluation (k-means, the probes) fail with ``MemoryError``
+    under a tight memory limit instead of hanging: without an address-space limit it changes
+    nothing; under one it raises ``MemoryError`` up front when less than about two float64
+    copies of the embeddings (its first argument) plus :data:`NATIVE_HEADROOM` is left, and
+    runs BLAS and OpenMP on one thread (one native buffer instead of one per thread)."""
+
+    @functools.wraps(function)
+    def guarded(z: Any, *args: Any, **kwargs: Any) -> Any:
+        left = address_space_left()
+        if left is None:
+            return function(z, *args, **kwargs)
+        count = z.numel() if hasattr(z, "numel") else getattr(z, "size", 0)
+        needed = 2 * 8 * int(count)
+        if left < needed + NATIVE_HEADROOM:
+            raise MemoryError(f"{function.__name__} needs about "
+                              f"{(needed + NATIVE_HEADROOM) >> 20} MiB of address space and "
+                              f"the memory limit (ulimit -v) leaves {max(left, 0) >> 20} MiB")
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return function(z, *args, **kwargs)
+
+    return guarded  # type: ignore[return-value]

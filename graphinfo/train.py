@@ -47,6 +47,7 @@ from torch_geometric.data import Data, HeteroData
 from tqdm.auto import tqdm
 
 from graphinfo import distributed
+from graphinfo.data.cache_entry import UnreadableFileError, safe_torch_load
 from graphinfo.io import save_torch
 from graphinfo.models.base import default_inputs, embed_data
 from graphinfo.runtime import allocator_tuning_enabled, tune_cpu_allocator
@@ -277,11 +278,10 @@ def load_checkpoint(checkpoint: str | os.PathLike | None) -> dict[str, Any] | No
     state = None
     if checkpoint is not None and distributed.is_main_process() and Path(checkpoint).exists():
         try:
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except Exception as error:   # truncated, corrupt or unsafe: name the file, keep it
-            raise ValueError(f"checkpoint {checkpoint} could not be read as a graphinfo "
-                             f"checkpoint (tensors and plain values only): "
-                             f"{type(error).__name__}: {error}") from None
+            state = safe_torch_load(checkpoint)
+        except UnreadableFileError as error:   # truncated, corrupt or unsafe: named, kept
+            raise ValueError(f"checkpoint {error}; it is kept as it is (remove it to train "
+                             f"from the start)") from None
         missing = [key for key in ("model", "optimizer", "history")
                    if not isinstance(state, dict) or key not in state]
         if missing:

@@ -59,3 +59,31 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_write(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["ckpt.pt", live.name, other.name])
     assert remove_stale_temporaries(tmp_path / "other.pt") == [other]
+
+
+def test_a_full_disk_is_reported_as_the_os_error_with_the_file(tmp_path, monkeypatch):
+    """torch.save turns a failed write into a RuntimeError about a file position; the caller
+    gets the OS's error (errno 28) naming the file, and no temporary file stays."""
+    import errno
+    import io as stdlib_io
+
+    import graphinfo.io as gio
+
+    class FullDisk(stdlib_io.BufferedWriter):
+        written = 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 1000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    fdopen = gio.os.fdopen
+    monkeypatch.setattr(gio.os, "fdopen",
+                        lambda fd, mode: FullDisk(fdopen(fd, mode).detach())
+                        if "b" in mode else fdopen(fd, mode))
+    path = tmp_path / "z.pt"
+    with pytest.raises(OSError) as raised:
+        gio.save_torch(torch.zeros(10_000), path)
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(path)
+    assert list(tmp_path.iterdir()) == []

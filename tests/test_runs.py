@@ -95,7 +95,7 @@ def test_bad_run_folders_are_named_in_the_error(tmp_path):
         load_run(tmp_path / "empty")
     out = _pretrain(tmp_path / "dgi")
     (out / "model.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="model.pt could not be read as saved weights"):
+    with pytest.raises(ValueError, match="model.pt could not be read safely"):
         load_run(out)
     torch.save({"unrelated": torch.zeros(1)}, out / "model.pt")
     with pytest.raises(ValueError, match="does not fit the model 'dgi'"):

@@ -99,3 +99,32 @@ def test_fit_tunes_the_allocator_unless_disabled(monkeypatch, tiny_graph, value,
         monkeypatch.setenv("GRAPHINFO_TUNE_ALLOCATOR", value)
     graphinfo.train.fit(DGI(8, in_channels=4), tiny_graph, epochs=1, progress=False)
     assert calls == ([1] if tuned else [])
+
+
+def test_native_evaluation_fails_early_under_a_tight_memory_limit(monkeypatch):
+    """Under an address-space limit that leaves too little, k-means is refused with a
+    MemoryError (the CLI's one-line 'out of memory') instead of entering OpenBLAS, which can
+    retry a failed map forever; with room enough it runs on one native thread."""
+    import numpy as np
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from graphinfo.evaluation import clustering
+
+    z, y = torch.randn(60, 4), torch.arange(60) % 3
+    monkeypatch.setattr(runtime, "address_space_left", lambda: 10 << 20)
+    with pytest.raises(MemoryError, match=r"clustering needs about 128 MiB of address space "
+                                          r"and the memory limit \(ulimit -v\) leaves 10 MiB"):
+        clustering(z, y)
+
+    seen = []
+
+    @runtime.guard_native_memory
+    def probe(values):
+        seen.append([pool["num_threads"] for pool in threadpool_info()])
+        return float(np.asarray(values).sum())
+
+    monkeypatch.setattr(runtime, "address_space_left", lambda: 1 << 40)
+    assert probe(np.ones(3)) == 3.0 and all(n == 1 for n in seen[0])
+    monkeypatch.setattr(runtime, "address_space_left", lambda: None)   # no limit: untouched
+    assert probe(np.ones(3)) == 3.0

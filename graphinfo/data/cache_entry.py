@@ -59,10 +59,25 @@ def safe_torch_load(path: str | os.PathLike[str], safe_globals: Sequence[Any] = 
         with torch.serialization.safe_globals(list(safe_globals)):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:   # UnpicklingError, EOFError, RuntimeError (zip), OSError ...
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        reason = _load_failure_reason(str(error))
         raise UnreadableFileError(f"{os.fspath(path)} could not be read safely "
                                   f"(torch.load(weights_only=True)): {type(error).__name__}"
                                   f"{': ' + reason if reason else ''}") from None
+
+
+#: Lines of torch's weights-only refusal that are advice, not the reason (one of them suggests
+#: ``weights_only=False``, which would run the file's code).
+_ADVICE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def _load_failure_reason(text: str) -> str:
+    """The line of a ``torch.load`` error that says what is wrong with the file: for a
+    refused pickle the unsupported global or operand, else the first line (up to its first
+    sentence when it goes on)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    reasons = [line for line in lines if not line.startswith(_ADVICE)]
+    reason = reasons[0] if reasons else (lines[0] if lines else "")
+    return reason.split(". ")[0].rstrip(".") if len(reason) > 120 else reason
 
 
 @contextlib.contextmanager

@@ -7,8 +7,10 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from torch import Tensor
 
 from graphinfo.evaluation.linear_probe import embeddings_and_labels
+from graphinfo.runtime import guard_native_memory
 
 
+@guard_native_memory
 def clustering(z: Tensor | np.ndarray, y: Tensor | np.ndarray, n_clusters: int | None = None,
                seed: int = 0, n_init: int = 10) -> dict[str, float]:
     r"""k-means with :math:`k` = number of classes (unless given), scored by normalised mutual

@@ -21,6 +21,7 @@ from sklearn.svm import SVC
 from torch import Tensor
 
 from graphinfo.evaluation.linear_probe import embeddings_and_labels
+from graphinfo.runtime import guard_native_memory
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_SVM_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 
 
+@guard_native_memory
 def svm_cross_validation(z: Tensor | np.ndarray, y: Tensor | np.ndarray, *, folds: int = 10,
                          inner_folds: int = 5, cs: Sequence[float] = DEFAULT_SVM_CS,
                          kernel: str = "rbf", standardize: bool = False,

@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import Tensor
 
 from graphinfo.evaluation.linear_probe import embeddings_and_labels, split_indices
+from graphinfo.runtime import guard_native_memory
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def similarity_search(z: np.ndarray, y: np.ndarray,
     return out
 
 
+@guard_native_memory
 def hetero_node_protocol(z: Tensor | np.ndarray, y: Tensor | np.ndarray,
                          split: Mapping[str, Tensor], Cs: Sequence[float] = HETERO_CS,
                          standardize: bool = False, max_iter: int = 2000, runs: int = 10,

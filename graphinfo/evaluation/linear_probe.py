@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import Tensor
 
 from graphinfo.data.splits import check_split
+from graphinfo.runtime import guard_native_memory
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def _cross_validated_accuracy(features: np.ndarray, labels: np.ndarray, C: float
     return float(np.mean(scores))
 
 
+@guard_native_memory
 def linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray, split: Mapping[str, Tensor],
                  Cs: Sequence[float] = DEFAULT_CS, standardize: bool = True,
                  max_iter: int = 2000, inner_folds: int = 5) -> dict[str, float]:

@@ -28,6 +28,7 @@ from graphinfo.evaluation.linear_probe import (
     split_indices,
     to_numpy,
 )
+from graphinfo.runtime import guard_native_memory
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 METRICS = ("acc", "rocauc")
 
 
+@guard_native_memory
 def ogb_linear_probe(z: Tensor | np.ndarray, y: Tensor | np.ndarray,
                      split: Mapping[str, Tensor], name: str, Cs: Sequence[float] = DEFAULT_CS,
                      standardize: bool = True, max_iter: int = 2000) -> dict[str, Any]:
