@@ -18,7 +18,7 @@ import platform
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from graphinfo import __version__
 from graphinfo.catalog import BUILTIN_MODELS, DEFAULT_MODEL
@@ -1084,13 +1084,13 @@ def _graph_file_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser(replay: dict[str, Any] | None = None) -> argparse.ArgumentParser:
     """The parser of ``graphinfo``; ``replay`` holds defaults for ``pretrain``'s flags (from
     ``--config``)."""
-    parser = argparse.ArgumentParser(prog="graphinfo", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="graphinfo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"graphinfo {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     debug_help = "show the traceback of an error (default: the error in one line)"
     parser.add_argument("--debug", action="store_true", help=debug_help)
     # --debug after the command too; SUPPRESS keeps the value given before the command.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1255,14 +1255,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, debug: bool) -> int:
-    """Prints an expected failure as one line (after its traceback with ``--debug``); the
-    exit code of every such failure is 2."""
+    """Prints an expected failure as one line: the message's first (a few messages go on with
+    details, such as every folder searched for a dataset, shown with ``--debug`` after the
+    traceback). The exit code of every such failure is 2."""
+    first, _, details = message.partition("\n")
     if debug:
         import traceback
 
         traceback.print_exc()
-    print(message, file=sys.stderr)
+        if details:
+            print(details, file=sys.stderr)
+    print(first, file=sys.stderr)
     return 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (``error: ...``, exit code 2) instead of the
+    usage text and the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
 def _first_line(error: BaseException) -> str:

@@ -468,11 +468,29 @@ def test_early_failures_are_one_error_line_with_exit_code_2(tmp_path, capsys):
         captured = capsys.readouterr()
         assert captured.err.strip().startswith(message), captured.err   # str or tuple
         assert len(captured.err.strip().splitlines()) == 1 and "seed 0:" not in captured.out
-    with pytest.raises(SystemExit) as stop:
-        main([*PRETRAIN, "--seed", "-1"])
-    assert stop.value.code == 2
-    assert "expected a seed in 0..4294967295, got -1" in capsys.readouterr().err
+    for flags, message in ((["--seed", "-1"], "argument --seed: expected a seed in "
+                                               "0..4294967295, got -1"),
+                           (["--batch-size", "1e30"], "argument --batch-size: invalid "
+                                                      "_positive_int value: '1e30'")):
+        with pytest.raises(SystemExit) as stop:
+            main([*PRETRAIN, *flags])
+        assert stop.value.code == 2
+        # argparse's usage text is left out: one line, as every other failure.
+        assert capsys.readouterr().err == f"error: {message} (see 'graphinfo pretrain --help')\n"
     assert not out.exists()
+
+
+def test_a_missing_dataset_is_one_line_and_its_folders_come_with_debug(tmp_path, capsys):
+    argv = [*PRETRAIN, "--dataset", "cora", "--root", str(tmp_path / "empty"), "--out",
+            str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("error: Raw files of dataset 'cora' were not found") and \
+        "'graphinfo datasets --paths' lists them" in err
+    assert main(["--debug", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "Folders searched:" in err and str(tmp_path / "empty") in err
 
 
 def test_the_size_estimate_refuses_what_cannot_fit_and_passes_what_can():

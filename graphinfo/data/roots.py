@@ -151,12 +151,17 @@ def missing_message(dataset: str, searched: Sequence[Path], files: Sequence[str]
         reason (str, optional): Why downloading failed or was skipped. (default: ``None``)
 
     Returns:
-        str: A multi-line message naming the dataset, the folders and the files.
+        str: A message whose first line says what is missing, where to put it and how to list
+        the folders (the CLI shows that line), followed by every folder searched.
     """
-    lines = [f"Raw files of dataset {dataset!r} were not found and could not be downloaded"
-             + (f" ({reason})." if reason else ".")]
-    lines.append("Expected files: " + ", ".join(files))
-    lines.append("Folders searched (put the files into any one of them, or pass root= / set "
-                 f"${DATA_ENV} to a folder with this layout):")
+    not_files = [str(folder / name) for folder in searched for name in files
+                 if (folder / name).exists() and not (folder / name).is_file()]
+    where = (f" in one of {len(searched)} folders (the first: {searched[0]}; 'graphinfo "
+             f"datasets --paths' lists them), or pass root= / set ${DATA_ENV} to a folder with "
+             f"this layout") if searched else f" (pass root= or set ${DATA_ENV})"
+    first = (f"Raw files of dataset {dataset!r} were not found and could not be downloaded"
+             + (f" ({reason})" if reason else "") + "; expected " + ", ".join(files)
+             + (f" ({', '.join(not_files)} is not a file)" if not_files else "") + where)
+    lines = [first, "Folders searched:"]
     lines.extend(f"  {folder}" for folder in searched)
     return "\n".join(lines)

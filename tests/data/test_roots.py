@@ -70,3 +70,11 @@ def test_missing_message_names_dataset_files_and_folders(tmp_path: Path) -> None
     assert "ind.cora.x, ind.cora.y" in msg
     for folder in searched:
         assert str(folder) in msg
+
+
+def test_missing_message_says_so_when_an_expected_file_is_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "raw"
+    (folder / "ind.cora.graph").mkdir(parents=True)
+    first = roots.missing_message("cora", [folder], ["ind.cora.graph"]).splitlines()[0]
+    assert f"({folder / 'ind.cora.graph'} is not a file)" in first
+    assert f"in one of 1 folders (the first: {folder}" in first
