@@ -172,7 +172,7 @@ def outputs(args: argparse.Namespace, work: Path) -> dict:
         seed = ["--seed", str(10 * (trial + 1))]
         process = subprocess.Popen(_pretrain(out, env, "--overwrite", *seed), env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        killed += _kill_after(process, random.uniform(0.5 * duration, 1.05 * duration))
+        killed += _kill_after(process, random.uniform(0.6 * duration, 1.0 * duration))
         after = _digest(out) if out.is_dir() else {}
         mixed = not _one_complete_set(out) or (
             after != before and any(after[k] == before[k] for k in after))
@@ -247,19 +247,20 @@ def _same_set(a: dict, b: dict) -> bool:
 
 def resume(args: argparse.Namespace, work: Path) -> dict:
     env = _env(work / "cache")
-    every = ["--checkpoint-every", "3"]
+    # Long enough seeds that most kills land in training (not in start-up or the probe).
+    every = ["--checkpoint-every", "3", "--epochs", "150", "--patience", "1000"]
     start = time.time()
     subprocess.run(_pretrain(work / "ref", env, *every), env=env, check=True,
                    capture_output=True)
     duration = time.time() - start
     reference = _set_files(work / "ref")
-    ok = killed = early = 0
+    ok = killed = early = resumed = from_checkpoint = 0
     failures = []
     for trial in range(args.trials):
         out = work / f"r{trial}" / "run"
         process = subprocess.Popen(_pretrain(out, env, *every), env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        killed += _kill_after(process, random.uniform(0.2 * duration, 0.95 * duration))
+        killed += _kill_after(process, random.uniform(0.35 * duration, 0.95 * duration))
         rerun = subprocess.run([sys.executable, "-m", "graphinfo", "pretrain", "--out",
                                 str(out), "--resume"], env=env, capture_output=True, text=True)
         if rerun.returncode == 2 and "no run in progress" in rerun.stderr:
@@ -267,6 +268,10 @@ def resume(args: argparse.Namespace, work: Path) -> dict:
             rerun = subprocess.run(_pretrain(out, env, *every), env=env, capture_output=True,
                                    text=True)
         left = _temporaries(out.parent) + [p.name for p in out.parent.glob(".*.progress")]
+        resumed += "resuming run" in rerun.stdout
+        if (out / "metrics.json").is_file():
+            rows = json.loads((out / "metrics.json").read_text())["per_seed"]
+            from_checkpoint += any(row.get("resumed_from_epoch") for row in rows)
         same = rerun.returncode == 0 and _one_complete_set(out) and \
             _same_set(_set_files(out), reference)
         if same and not left:
@@ -276,7 +281,10 @@ def resume(args: argparse.Namespace, work: Path) -> dict:
                             f"{rerun.stderr.strip()[-300:]}")
         shutil.rmtree(out.parent, ignore_errors=True)
     return {"trials": args.trials, "killed while running": killed,
-            "killed before progress existed": early, "resumed to the uninterrupted set": ok,
+            "killed before progress existed": early,
+            "resumed with a finished seed kept": resumed,
+            "resumed a seed from its checkpoint": from_checkpoint,
+            "resumed to the uninterrupted set": ok,
             "pretrain run (s)": round(duration, 1), "failures": failures}
 
 
@@ -369,7 +377,8 @@ def main() -> None:
             print(name, json.dumps(results[name]), flush=True)
     lines = ["# Kill and race tests (issue 16)", "",
              f"Command: `python benchmarks/crash_safety.py --root {args.root} --dataset "
-             f"{args.dataset} --trials {args.trials} --seed {args.seed}`  ",
+             f"{args.dataset} --trials {args.trials} --seed {args.seed} --checks "
+             f"{' '.join(args.checks)}`  ",
              f"Date: {time.strftime('%Y-%m-%d')}; `kill -9` at a random moment of each "
              f"trial; see the script's docstring for what each check asserts.", "",
              "| check | result |", "|---|---|"]

@@ -239,8 +239,10 @@ UHGR_GRAPH_EPOCHS = 100
 
 def _uhgr_model(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
     setting = UHGR_SETTINGS.get(dataset.lower(), {"hidden": 128, "ratio": 0.25})
+    extra = {key: value for key in ("encoder", "readout")
+             if (value := getattr(args, key, None)) is not None}
     return {"hidden_channels": args.hidden or setting["hidden"], "estimator": args.estimator,
-            "num_layers": args.layers or 3, "pool_ratio": setting["ratio"]}
+            "num_layers": args.layers or 3, "pool_ratio": setting["ratio"], **extra}
 
 
 def _uhgr_graph_fit(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -728,6 +730,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="encoder layers (default: the paper's per dataset)")
     parser.add_argument("--lr", type=float, default=None, help="default: 0.001")
     parser.add_argument("--estimator", default="jsd")
+    parser.add_argument("--encoder", default=None, choices=("gcn", "sage", "gin"),
+                        help="UHGR only: the GNNs (default: gcn, the authors')")
+    parser.add_argument("--readout", default=None, choices=("max", "sum", "mean"),
+                        help="UHGR only: each level's readout (default: max, the authors')")
     parser.add_argument("--variant", default="mean", help="GMI neighbour weights: mean | adaptive")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--name", default=None,

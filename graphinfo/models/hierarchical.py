@@ -25,6 +25,8 @@ from graphinfo.nn.pooling import DenseGNN, DiffPoolLevel, Level, SAGPoolLevel, S
 DENSE_POOLING_MAX_NODES = 12_000
 #: The terms of the objective: UHGR's, and two extensions beyond the paper.
 TERMS = ("uhgr", "per_level", "level_to_level")
+#: Each level's readout over its nodes (or clusters): UHGR's max, and sum or mean.
+READOUTS = ("max", "sum", "mean")
 
 
 class HierarchicalOutput(NamedTuple):
@@ -147,6 +149,9 @@ class HierarchicalInfomax(MIModel):
             :obj:`'bilinear'`)
         estimator (str or callable, optional): MI estimator. (default: :obj:`'jsd'`)
         terms (sequence of str, optional): Any of :data:`TERMS`. (default: ``('uhgr',)``)
+        readout (str, optional): Each level's readout, one of :data:`READOUTS`: UHGR's
+            ``'max'``, or ``'sum'`` / ``'mean'`` (an extension beyond UHGR: a sum keeps the
+            counts that a max loses). (default: :obj:`'max'`)
         link_weight, entropy_weight (float, optional): Weights of DiffPool's losses.
             (default: :obj:`0.0`)
         encoder_kwargs (dict, optional): Arguments of every sparse GNN.
@@ -168,7 +173,8 @@ class HierarchicalInfomax(MIModel):
                  corruption: Callable[..., Any] | str = "shuffle",
                  discriminator: torch.nn.Module | str = "bilinear",
                  estimator: Callable[..., Tensor] | str = "jsd",
-                 terms: Sequence[str] = ("uhgr",), link_weight: float = 0.0,
+                 terms: Sequence[str] = ("uhgr",), readout: str = "max",
+                 link_weight: float = 0.0,
                  entropy_weight: float = 0.0, encoder_kwargs: dict[str, Any] | None = None,
                  corruption_kwargs: dict[str, Any] | None = None,
                  discriminator_kwargs: dict[str, Any] | None = None,
@@ -176,6 +182,9 @@ class HierarchicalInfomax(MIModel):
         super().__init__()
         self._check_settings(hidden_channels, num_layers, num_levels, pool_ratio, pooling,
                              encoder, terms, link_weight, entropy_weight)
+        if readout not in READOUTS:
+            raise ValueError(f"'readout' must be one of {READOUTS}, got {readout!r}")
+        self.readout = readout
         if pooling == "auto":
             pooling = "sag" if max_num_nodes is not None and \
                 max_num_nodes > DENSE_POOLING_MAX_NODES else "diffpool"
@@ -282,8 +291,8 @@ class HierarchicalInfomax(MIModel):
             if result.assignment is not None:
                 assignments.append(result.assignment)
             link, entropy = link + result.link_loss, entropy + result.entropy_loss
-        readout = torch.cat([level.readout() for level in levels], dim=-1) \
-            if depth is None or depth == self.num_levels else levels[0].readout()
+        readout = torch.cat([level.readout(self.readout) for level in levels], dim=-1) \
+            if depth is None or depth == self.num_levels else levels[0].readout(self.readout)
         return Hierarchy(levels, readout, tuple(assignments), link, entropy)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None,

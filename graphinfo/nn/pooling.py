@@ -23,7 +23,9 @@ from torch_geometric.nn import (
     DenseSAGEConv,
     SAGPooling,
     dense_diff_pool,
+    global_add_pool,
     global_max_pool,
+    global_mean_pool,
 )
 from torch_geometric.nn.inits import reset
 from torch_geometric.nn.resolver import activation_resolver
@@ -42,9 +44,10 @@ class SparseLevel(NamedTuple):
     batch: Tensor
     num_graphs: int
 
-    def readout(self) -> Tensor:
-        """Max over each graph's nodes, :math:`(B, F)`."""
-        return global_max_pool(self.z, self.batch, size=self.num_graphs)
+    def readout(self, kind: str = "max") -> Tensor:
+        """Max (or ``kind`` ``'sum'`` / ``'mean'``) over each graph's nodes, :math:`(B, F)`."""
+        pool = {"max": global_max_pool, "sum": global_add_pool, "mean": global_mean_pool}[kind]
+        return pool(self.z, self.batch, size=self.num_graphs)
 
     def flat(self) -> tuple[Tensor, Tensor]:
         """The embeddings and the graph of each row."""
@@ -65,9 +68,12 @@ class DenseLevel(NamedTuple):
     def num_graphs(self) -> int:
         return self.z.size(0)
 
-    def readout(self) -> Tensor:
-        """Max over each graph's clusters, :math:`(B, F)`."""
-        return self.z.max(dim=1).values
+    def readout(self, kind: str = "max") -> Tensor:
+        """Max (or ``kind`` ``'sum'`` / ``'mean'``) over each graph's clusters, :math:`(B, F)`
+        (every graph has all of them: nothing padded enters)."""
+        if kind == "max":
+            return self.z.max(dim=1).values
+        return self.z.sum(dim=1) if kind == "sum" else self.z.mean(dim=1)
 
     def flat(self) -> tuple[Tensor, Tensor]:
         """The embeddings one row per cluster, and the graph of each row."""

@@ -208,3 +208,22 @@ def test_the_largest_graph_of_a_graph_a_batch_and_a_dataset():
     assert largest_graph(graphs) == max(sizes)
     assert largest_graph(Batch.from_data_list(graphs)) == max(sizes)
     assert largest_graph(graphs[0]) == sizes[0]
+
+
+@pytest.mark.parametrize("pooling", ["diffpool", "sag"])
+def test_the_readout_is_the_chosen_pool_of_each_level(pooling):
+    from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+    graphs = _graphs()
+    batch = Batch.from_data_list(graphs)
+    pools = {"max": global_max_pool, "sum": global_add_pool, "mean": global_mean_pool}
+    for kind, pool in pools.items():
+        torch.manual_seed(0)
+        model = build_model("uhgr", data=graphs, hidden_channels=4, num_layers=2,
+                            num_levels=1, pooling=pooling, readout=kind).eval()
+        out = model(batch.x, batch.edge_index, batch=batch.batch)
+        level0 = pool(out.pos_z, batch.batch, size=12)
+        deeper = pool(*out.levels[0], size=12)
+        assert torch.allclose(out.readout, torch.cat([level0, deeper], -1), atol=1e-5)
+    with pytest.raises(ValueError, match=r"'readout' must be one of \('max', 'sum', 'mean'\)"):
+        build_model("uhgr", data=graphs, readout="median")
