@@ -593,6 +593,7 @@ def _output_folder(args: argparse.Namespace, dataset: Any) -> Path | None:
     With ``--resume``: ``None`` when ``--out`` already holds the run's complete set (it was
     killed after writing it, or has finished), after saying so; an error when there is nothing
     to resume. A resumed run that was started with ``--overwrite`` overwrites still."""
+    from graphinfo import distributed
     from graphinfo.outputs import check_output_folder
     from graphinfo.progress import RunProgress, read_progress
     from graphinfo.runs import read_config
@@ -603,7 +604,7 @@ def _output_folder(args: argparse.Namespace, dataset: Any) -> Path | None:
     record = read_progress(out) if not out.is_file() else None
     written = read_config(out).get("run_id") if (out / "config.json").is_file() else None
     if written is not None and (record is None or record["run_id"] == written):
-        if record is not None and _writes_outputs():    # the kill came after the set
+        if record is not None and distributed.is_main_process():  # killed after the set
             RunProgress.open(out, run_id=written, flags=record["flags"],
                              seeds=record["seeds"], resume=True).close(remove=True)
         print(f"{out} holds the complete run {written}: nothing to resume")
@@ -615,19 +616,13 @@ def _output_folder(args: argparse.Namespace, dataset: Any) -> Path | None:
     return check_output_folder(out, overwrite=args.overwrite)
 
 
-def _writes_outputs() -> bool:
-    """Whether this process writes the outputs (rank 0, or the only process)."""
-    from graphinfo import distributed
-
-    return distributed.is_main_process()
-
-
 def _open_progress(args: argparse.Namespace, out: Path, config: dict[str, Any]) -> Any:
     """Takes the run's progress beside ``out`` (:class:`graphinfo.progress.RunProgress`) on
     the process that writes; a resumed run keeps its id. ``None`` on the other processes."""
+    from graphinfo import distributed
     from graphinfo.progress import RunProgress
 
-    if not _writes_outputs():
+    if not distributed.is_main_process():
         return None
     progress = RunProgress.open(out, run_id=config["run_id"], flags=config["flags"],
                                 seeds=config["seeds"], resume=args.resume,

@@ -217,13 +217,6 @@ class RunProgress:
                     path.unlink(missing_ok=True)
         self.checkpoint(seed).unlink(missing_ok=True)
 
-    def keep_only(self, seed: int | None) -> None:
-        """Removes kept outputs of every seed but ``seed`` (after a kill between keeping a new
-        best and removing the old one)."""
-        for path in self.folder.glob("seed-*.pt"):
-            if seed is None or path.name != f"seed-{seed}.pt":
-                path.unlink(missing_ok=True)
-
     def close(self, *, remove: bool) -> None:
         """Releases the progress; ``remove=True`` (the output set is in place) deletes it."""
         if self._lock is None:
