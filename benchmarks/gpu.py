@@ -34,6 +34,10 @@ without gradient (graphinfo ``model.embed``, PyG ``model.encoder``).
 ``overhead`` = peak - baseline. A run that exhausts the device's memory is reported as OOM
 with the peak it reached, and the next one starts after ``torch.cuda.empty_cache()``.
 
+**Same model.** On Cora, PubMed and the arxiv shape, graphinfo's fast path is checked against
+its general path (PyG's message passing) on the device first: the same weights and
+permutation, loss and gradients over 2 Adam steps (``parity`` in the JSON).
+
 **Mini-batch.** ``graphinfo.minibatch.fit_minibatch`` on products-like with the model on the
 GPU and the graph in host memory (neighbour sampling on the CPU, ``batch_size=1024``,
 ``num_neighbors=[10]``): an "epoch" runs ``--mini-steps`` batches on a fixed random subset of
@@ -73,6 +77,9 @@ IMPL_LABEL = {"pyg": "PyG (edge_index)", "pyg-csr": "PyG (CSR adjacency)",
               "graphinfo": "graphinfo"}
 BATCH_SIZE = 1024
 FANOUT = (10,)
+#: Shapes on which the fast path is checked against the general one (products-like: the general
+#: path, PyG's message passing, does not fit).
+PARITY_SHAPES = ("cora", "pubmed", "arxiv-like")
 DRY_FACTORS = {"real": 50, "arxiv-like": 50, "products-like": 2000}
 
 
@@ -213,6 +220,41 @@ def run_impl(impl: str, x: torch.Tensor, edge_index: torch.Tensor, shape: GpuSha
     }
 
 
+def parity(x: torch.Tensor, edge_index: torch.Tensor, device: torch.device,
+           seed: int, steps: int = 2) -> dict[str, Any]:
+    """graphinfo's fast path against its general path (PyG's message passing) on the device:
+    the same weights and permutation, loss and gradients over ``steps`` Adam steps."""
+    import copy
+
+    import graphinfo
+
+    torch.manual_seed(seed)
+    fast = graphinfo.DGI(64, in_channels=x.size(1)).to(device)
+    general = copy.deepcopy(fast)
+    general.fast_path = False
+    if not fast.uses_fast_path(x, edge_index) or general.uses_fast_path(x, edge_index):
+        return {"error": "the fast-path switch did not take"}
+    optimizers = [torch.optim.Adam(m.parameters(), lr=0.01) for m in (fast, general)]
+    worst_loss, worst_grad = 0.0, 0.0
+    for step in range(steps):
+        results = []
+        for model in (fast, general):
+            model.zero_grad()
+            torch.manual_seed(seed + step)        # the same permutation for both
+            loss = model.loss(*model(x, edge_index))
+            loss.backward()
+            results.append((float(loss), {n: q.grad for n, q in model.named_parameters()}))
+        (loss_f, grads_f), (loss_g, grads_g) = results
+        worst_loss = max(worst_loss, abs(loss_f - loss_g) / max(abs(loss_g), 1e-12))
+        for name, grad in grads_g.items():
+            diff = (grads_f[name] - grad).norm() / grad.norm().clamp_min(1e-12)
+            worst_grad = max(worst_grad, float(diff))
+        for optimizer in optimizers:
+            optimizer.step()
+    return {"steps": steps, "max_rel_loss_diff": worst_loss, "max_rel_grad_diff": worst_grad,
+            "ok": worst_loss < 1e-4 and worst_grad < 1e-3}
+
+
 def load_graph(shape: GpuShape, args: argparse.Namespace, device: torch.device) -> Graph:
     if shape.kind == "real":
         return speed.load_real(shape.name, speed.resolve_root(args.root), args.dry).to(device)
@@ -253,6 +295,13 @@ def run_full(args: argparse.Namespace, name: str, report: dict[str, Any], out: P
           f"{graph.num_features} features (built in {entry['build_s']:.1f} s)", flush=True)
     x, edge_index = graph.x, graph.edge_index
     del graph
+    if name in PARITY_SHAPES:
+        try:
+            entry["parity"] = parity(x, edge_index, device, args.seed)
+        except Exception as err:  # noqa: BLE001 - reported, the timing still runs
+            entry["parity"] = failure(err, device)
+        print(f"[{name}] fast vs general path: {entry['parity']}", flush=True)
+        free_device_memory(device)
     for impl in args.impls:
         if clock.spent():
             entry["runs"][impl] = {"skipped": f"time budget of {args.budget_s:g} s spent"}
@@ -453,6 +502,21 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {_ms(run['first_epoch_s'])} | {_ms(run['median_s'])} | {_ms(run['min_s'])} "
                 f"| {_ms(run['inference_median_s'])} |")
     lines += details
+    checks = [(name, entry["parity"]) for name, entry in report["full"].items()
+              if "parity" in entry]
+    if checks:
+        lines += ["", "Same model on the device: graphinfo's fast path against its general path "
+                  "(PyG's message passing), the same weights and permutation, 2 Adam steps, "
+                  "hidden 64:", ""]
+        for name, check in checks:
+            if "error" in check:
+                lines.append(f"- {name}: check failed to run ({check['error']}: "
+                             f"{check.get('detail', '')})")
+            else:
+                lines.append(f"- {name}: largest relative difference of the loss "
+                             f"{check['max_rel_loss_diff']:.1e}, of a gradient "
+                             f"{check['max_rel_grad_diff']:.1e} — "
+                             + ("equal to float32 rounding" if check["ok"] else "**DIFFERENT**"))
     mini = report.get("mini")
     if mini:
         lines += ["", "## Mini-batch products-like (graphinfo)", ""]

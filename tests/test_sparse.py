@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch_geometric.nn import GCNConv
 
+from graphinfo import sparse
 from graphinfo.sparse import (
     DENSE_OPERATOR_MIN_DENSITY,
     SPARSE_FEATURES_BACKWARD_MAX_DENSITY,
@@ -81,6 +82,27 @@ def test_operator_products_and_gradients_match_the_dense_matrix(dtype):
     # Without gradient the product is the same.
     with torch.no_grad():
         assert torch.allclose(op @ dense.requires_grad_(), expected, **tol)
+
+
+@pytest.mark.parametrize("permuted", [False, True])
+def test_the_vendor_product_used_on_cuda_equals_the_gather_sum(monkeypatch, permuted):
+    # On CUDA the products go through torch.sparse.mm of a CSR tensor over the same arrays;
+    # forced here on the CPU: duplicates summed, empty rows zero, unsorted columns (a shuffle)
+    # and the backward through the transpose all as with the gather-sum.
+    op, _ = _operator()
+    if permuted:
+        op = op.permute_columns(torch.randperm(N, generator=torch.Generator().manual_seed(6)))
+    dense, upstream = _dense_input(N, 3, torch.float32), _dense_input(N, 3, torch.float32, 3)
+    expected, expected_grad = _product_and_grad(op.matmul, dense, upstream)
+    calls = []
+    monkeypatch.setattr(sparse, "_vendor_product", lambda d: calls.append(d.shape) or True)
+    out, grad = _product_and_grad(op.matmul, dense, upstream)
+    assert len(calls) == 2                      # the forward and the backward product
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(grad, expected_grad, atol=1e-6)
+    empty = torch.zeros(0, dtype=torch.long)
+    nothing = SparseOperator.from_coo(empty, empty, torch.zeros(0), (4, N))
+    assert torch.equal(nothing @ dense, torch.zeros(4, 3))
 
 
 def test_operator_with_a_dense_transpose_has_the_same_gradient():

@@ -122,7 +122,9 @@ class ShuffleNodes(Augmentation):
     Without ``batch`` the permutation is drawn by :meth:`permutation`, which DGI's fast path
     calls too: it never materialises :math:`\mathbf{P}\mathbf{X}` (it relabels the columns of
     the cached adjacency instead), so both paths draw one permutation the same way and one seed
-    gives both the same corruption. It equals ``shuffle_node``'s draw on the CPU.
+    gives both the same corruption. Without a generator it draws from torch's generator of the
+    features' device, as PyG's DGI example does (on a GPU a host-side draw and copy would cost
+    more than the rest of the corruption); on the CPU it equals ``shuffle_node``'s draw.
 
     Args:
         generator (torch.Generator, optional): Source of randomness. (default: global)
@@ -133,7 +135,7 @@ class ShuffleNodes(Augmentation):
 
     def permutation(self, num_nodes: int, device: torch.device) -> Tensor:
         perm = torch.randperm(num_nodes, generator=self.generator,
-                              device=self.generator.device if self.generator else "cpu")
+                              device=self.generator.device if self.generator else device)
         return perm.to(device)
 
     def augment(self, view: Data) -> Data:
