@@ -19,8 +19,12 @@ once, the output written once) over the device-to-device copy bandwidth measured
 run; gathering rows of ``D`` at random reads more than that.
 
 **Profile**: ``torch.profiler`` over ``--profile-epochs`` training epochs of
-``graphinfo.DGI(256, in_channels=F)`` after warm-up: the CUDA kernels with the largest total
-time, per shape.
+``graphinfo.DGI(256, in_channels=F)`` after warm-up, per shape: the CUDA kernels and copies with
+the largest device time, and the operators and runtime calls with the largest host time.
+
+**Ablation**: a ``graphinfo.DGI(256)`` training epoch with each of the GPU's own choices undone
+(the gather-sum instead of cuSPARSE; the node shuffle drawn on the host and copied instead of
+drawn on the device), median over ``--ablation-epochs`` epochs.
 
     python benchmarks/gpu_spmm.py --out /tmp/spmm             # on a CUDA machine (a minute)
     python benchmarks/gpu_spmm.py --device cpu --dry          # dry run on small graphs
@@ -189,12 +193,57 @@ def profile_epochs(name: str, args: argparse.Namespace, device: torch.device
         rows = []
         for event in prof.key_averages():
             total = getattr(event, key, 0) or 0
-            if total > 0:
+            on_device = getattr(event, "device_type", None) == torch.autograd.DeviceType.CUDA
+            # The device table lists kernels and copies only (an operator's device time is
+            # its kernels'), the host table the host's own work.
+            if total > 0 and (on_device if key == "self_device_time_total" else True):
                 rows.append({"name": event.key[:90], "calls": event.count,
                              "ms_per_epoch": total / 1e3 / args.profile_epochs})
         rows.sort(key=lambda r: -r["ms_per_epoch"])
         tables["device" if key == "self_device_time_total" else "host"] = rows[:args.top]
     return tables
+
+
+def ablation(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    """Median seconds per ``graphinfo.DGI(256)`` training epoch with each GPU choice undone:
+    products by the gather-sum instead of cuSPARSE, and the node shuffle drawn on the host
+    (``ShuffleNodes(generator=torch.Generator())``: drawn on the CPU, then copied) instead of
+    on the device."""
+    import time
+
+    import graphinfo
+    from graphinfo import sparse
+    from graphinfo.nn.corruptions import ShuffleNodes
+    from graphinfo.train import make_optimizer
+
+    nodes, edges, features = SHAPES[name]
+    if args.dry:
+        nodes, edges = nodes // DRY_FACTOR[name], edges // DRY_FACTOR[name]
+    graph = make_graph(nodes, edges, features, "gaussian", seed=args.seed, device=device)
+    vendor = sparse._vendor_product
+    result = {}
+    try:
+        for product in ("cusparse", "gather-sum"):
+            sparse._vendor_product = vendor if product == "cusparse" else (lambda d: False)
+            for draw in ("device", "host"):
+                torch.manual_seed(args.seed)
+                corruption = ShuffleNodes(torch.Generator()) if draw == "host" else "shuffle"
+                model = graphinfo.DGI(256, in_channels=features,
+                                      corruption=corruption).to(device).train()
+                opt = make_optimizer(model, lr=1e-3)
+                times = []
+                for epoch in range(3 + args.ablation_epochs):
+                    speed.synchronize(device)
+                    began = time.perf_counter()
+                    speed.train_epoch(model, opt, graph.x, graph.edge_index)
+                    speed.synchronize(device)
+                    if epoch >= 3:
+                        times.append(time.perf_counter() - began)
+                result[f"{product}, shuffle drawn on the {draw}"] = statistics.median(times)
+                del model, opt
+    finally:
+        sparse._vendor_product = vendor
+    return result
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -217,13 +266,22 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {1e3 * k['floor_s']:.2f} | {k['cusparse']['rel_error']:.1e} "
                 f"| {k['cusparse-shuffled']['rel_error']:.1e} "
                 f"| {'—' if ia is None else format(ia['rel_error'], '.1e')} |")
+    for name, times in report.get("ablation", {}).items():
+        lines += ["", f"`graphinfo.DGI(256)` on {name}, median ms per training epoch "
+                  f"({report['settings']['ablation_epochs']} epochs after 3 warm-up), with each "
+                  "GPU choice undone:", "", "| products | node shuffle drawn on | ms/epoch |",
+                  "|---|---|---:|"]
+        for label, seconds in times.items():
+            product, draw = label.split(", shuffle drawn on the ")
+            lines.append(f"| {product} | {draw} | {1e3 * seconds:.1f} |")
     epochs = report["settings"]["profile_epochs"]
     for name, tables in report["profile"].items():
         for side, rows in tables.items():
-            lines += ["", f"Profile of `graphinfo.DGI(256)` on {name}, per epoch, {side} "
-                      "time (self):", "",
-                      "| operator / kernel | calls | ms per epoch |", "|---|---:|---:|"]
-            lines += [f"| `{r['name']}` | {r['calls'] // epochs} | {r['ms_per_epoch']:.2f} |"
+            what = "kernels and copies, device time" if side == "device" else \
+                "operators and runtime calls, host time (self)"
+            lines += ["", f"Profile of `graphinfo.DGI(256)` on {name}, per epoch, {what}:", "",
+                      f"| name | calls in {epochs} epochs | ms per epoch |", "|---|---:|---:|"]
+            lines += [f"| `{r['name']}` | {r['calls']} | {r['ms_per_epoch']:.2f} |"
                       for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -235,12 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--profile-epochs", type=int, default=5)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--ablation-epochs", type=int, default=10)
     parser.add_argument("--message-limit-gib", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("CUDA is not available (use --device cpu --dry)")
+    if not args.device.startswith("cuda") and not args.dry:
+        parser.error("this benchmark times a CUDA device; on the CPU only --dry runs")
     out = Path(args.out or speed.default_out(args.dry))
     device = torch.device(args.device)
     info = speed.machine_info(args.device, {"setting": "default", "applied": False})
@@ -261,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         report["profile"][name] = profile_epochs(name, args, device)
         speed.write_atomic(out / "gpu_spmm.json", json.dumps(report, indent=2) + "\n")
         print(f"[{name}] profile done", flush=True)
+    report["ablation"] = {}
+    for name in SHAPES:
+        report["ablation"][name] = ablation(name, args, device)
+        speed.write_atomic(out / "gpu_spmm.json", json.dumps(report, indent=2) + "\n")
+        print(f"[{name}] ablation: {report['ablation'][name]}", flush=True)
     text = markdown(report)
     speed.write_atomic(out / "gpu_spmm.md", text)
     print(text)

@@ -124,7 +124,8 @@ class ShuffleNodes(Augmentation):
     the cached adjacency instead), so both paths draw one permutation the same way and one seed
     gives both the same corruption. Without a generator it draws from torch's generator of the
     features' device, as PyG's DGI example does (on a GPU a host-side draw and copy would cost
-    more than the rest of the corruption); on the CPU it equals ``shuffle_node``'s draw.
+    more than the rest of the corruption), and equals ``shuffle_node``'s draw on any device;
+    one seed therefore gives one corruption on the CPU and another on a GPU.
 
     Args:
         generator (torch.Generator, optional): Source of randomness. (default: global)
