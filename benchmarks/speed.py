@@ -11,6 +11,11 @@ same graph with the same loop::
 * graphinfo: ``graphinfo.DGI(hidden, in_channels=F)`` with its defaults and the optimiser its
   ``fit`` uses (``graphinfo.train.make_optimizer``: Adam lr 1e-3 with the fused update; PyG's
   example uses the default ``torch.optim.Adam``).
+* Compiled reference (unless ``--no-compiled-pyg``): the same PyG model through
+  ``torch.compile(model)`` (inductor; ``torch._inductor.config.pattern_matcher = False``, without
+  which compiling it fails here), what a PyG user can do without changing the model; its
+  loss and optimiser step stay eager. Its compilation happens in its warm-up epochs (at least
+  3), whose total is reported apart as *compile + warm-up*; inference is not timed for it.
 
 **Time.** In one process, both models are built on the same graph, each trains ``--warmup``
 epochs, then one PyG epoch and one graphinfo epoch alternate for ``--epochs`` rounds, so that
@@ -68,8 +73,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CHILD_MARKER = "@@BENCH-RESULT@@ "
 QUICK_FACTOR = 50
-IMPLS = ("pyg", "graphinfo")
-IMPL_LABEL = {"pyg": "PyG", "graphinfo": "graphinfo"}
+IMPLS = ("pyg", "pyg-compiled", "graphinfo")
+IMPL_LABEL = {"pyg": "PyG", "pyg-compiled": "PyG compiled", "graphinfo": "graphinfo"}
+#: Warm-up epochs of the compiled PyG model at least: the first call compiles, the second
+#: recompiles once GCNConv's cache is filled.
+COMPILED_WARMUP = 3
 
 
 @dataclass(frozen=True)
@@ -315,6 +323,12 @@ def build_model(impl: str, in_channels: int, hidden: int, device: torch.device,
 
         model = DeepGraphInfomax(hidden, PygEncoder(in_channels, hidden),
                                  summary=pyg_summary, corruption=pyg_corruption)
+    elif impl == "pyg-compiled":
+        base, opt = build_model("pyg", in_channels, hidden, device, seed)
+        from torch._inductor import config as inductor_config
+
+        inductor_config.pattern_matcher = False
+        return torch.compile(base), opt
     elif impl == "graphinfo":
         from graphinfo import DGI
 
@@ -352,36 +366,44 @@ def timed_epoch(step: Callable[[], None], device: torch.device) -> float:
 # --------------------------------------------------------------------------------------------
 
 def time_shape(graph: Graph, shape: Shape, *, epochs: int, warmup: int,
-               device: torch.device, seed: int) -> dict[str, Any]:
-    """Interleaved timing of both implementations in this process."""
+               device: torch.device, seed: int,
+               impls: tuple[str, ...] = IMPLS) -> dict[str, Any]:
+    """Interleaved timing of the implementations in this process."""
     x, edge_index = graph.x.to(device), graph.edge_index.to(device)
     steps, models = {}, {}
-    for impl in IMPLS:
+    for impl in impls:
         model, opt = build_model(impl, graph.num_features, shape.hidden, device, seed)
         models[impl] = model
         steps[impl] = (lambda m=model, o=opt: train_epoch(m, o, x, edge_index))
-    for impl in IMPLS:
-        for _ in range(warmup):
-            timed_epoch(steps[impl], device)
-    times: dict[str, list[float]] = {impl: [] for impl in IMPLS}
+    warmups: dict[str, list[float]] = {}
+    for impl in impls:
+        count = max(warmup, COMPILED_WARMUP) if impl == "pyg-compiled" else warmup
+        warmups[impl] = [timed_epoch(steps[impl], device) for _ in range(count)]
+    times: dict[str, list[float]] = {impl: [] for impl in impls}
     for _ in range(epochs):
-        for impl in IMPLS:
+        for impl in impls:
             times[impl].append(timed_epoch(steps[impl], device))
     result: dict[str, Any] = {}
-    for impl in IMPLS:
+    for impl in impls:
         result[impl] = {"epoch_s": times[impl], "median_s": statistics.median(times[impl]),
-                        "min_s": min(times[impl])}
+                        "min_s": min(times[impl]), "warmup_s": warmups[impl]}
     result["ratio"] = result["pyg"]["median_s"] / result["graphinfo"]["median_s"]
-    # Full-graph inference (embedding export): eval mode, no gradient, alternating as above.
+    if "pyg-compiled" in impls:
+        compiled = result["pyg-compiled"]
+        compiled["compile_and_warmup_s"] = sum(warmups["pyg-compiled"])
+        result["compiled_ratio"] = compiled["median_s"] / result["graphinfo"]["median_s"]
+    # Full-graph inference (embedding export): eval mode, no gradient, alternating as above
+    # (not for the compiled model, whose encoder alone is not compiled).
+    timed_inference = [impl for impl in impls if impl != "pyg-compiled"]
     exports = {impl: (lambda m=models[impl]: export_embeddings(m, x, edge_index))
-               for impl in IMPLS}
-    inference: dict[str, list[float]] = {impl: [] for impl in IMPLS}
-    for impl in IMPLS:
+               for impl in timed_inference}
+    inference: dict[str, list[float]] = {impl: [] for impl in timed_inference}
+    for impl in timed_inference:
         timed_epoch(exports[impl], device)
     for _ in range(epochs):
-        for impl in IMPLS:
+        for impl in timed_inference:
             inference[impl].append(timed_epoch(exports[impl], device))
-    for impl in IMPLS:
+    for impl in timed_inference:
         result[impl]["inference_s"] = inference[impl]
         result[impl]["inference_median_s"] = statistics.median(inference[impl])
     result["inference_ratio"] = (result["pyg"]["inference_median_s"]
@@ -468,7 +490,7 @@ def run_child(argv: list[str]) -> dict[str, Any]:
 def measure_memory(args: argparse.Namespace, shape_name: str) -> dict[str, Any]:
     """Both implementations' memory children, one after the other."""
     result: dict[str, Any] = {impl: run_child(child_argv(args, impl, shape_name))
-                              for impl in IMPLS}
+                              for impl in args.impls}
     pyg, gi = result["pyg"], result["graphinfo"]
     if "error" in pyg or "error" in gi:
         return result
@@ -521,7 +543,9 @@ def markdown(report: dict[str, Any]) -> str:
         "the fused Adam its fit uses); the same training loop for both. Time: median "
         f"{unit}/epoch over the timed epochs after {report['settings']['warmup']} warm-up "
         "epochs each, one PyG and one graphinfo epoch alternating in one process; "
-        "speed-up = PyG / graphinfo (above 1: graphinfo faster). Memory: a fresh process per "
+        "speed-up = PyG / graphinfo (above 1: graphinfo faster); PyG compiled = the same PyG "
+        "model through `torch.compile` (inductor), its compilation in its warm-up epochs "
+        "(reported apart) and its loss and optimiser step eager. Memory: a fresh process per "
         "implementation and shape builds the graph and trains a few epochs; peak = "
         + ("`torch.cuda.max_memory_allocated`" if cuda else "the process's peak RSS (VmHWM)")
         + "; data baseline = memory right after building the graph (imports included); "
@@ -530,10 +554,13 @@ def markdown(report: dict[str, Any]) -> str:
         "(graphinfo `model.embed`, PyG `model.encoder`), alternating likewise.",
         "",
         f"| shape | nodes | directed edges | features | density | hidden | PyG {unit}/epoch "
-        f"| graphinfo {unit}/epoch | speed-up | data baseline (MiB) | PyG {mem_unit} "
+        f"| graphinfo {unit}/epoch | speed-up | PyG compiled {unit}/epoch "
+        f"| speed-up vs compiled | PyG compile + warm-up (s) | data baseline (MiB) "
+        f"| PyG {mem_unit} | PyG compiled {mem_unit} "
         f"| graphinfo {mem_unit} | memory ratio (graphinfo/PyG) | overhead ratio "
         f"| PyG inference {unit} | graphinfo inference {unit} | inference speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+        "|---:|---:|---:|---:|",
     ]
     notes = []
     for name, entry in report["shapes"].items():
@@ -543,6 +570,8 @@ def markdown(report: dict[str, Any]) -> str:
         timing = entry.get("timing", {})
         memory = entry.get("memory", {})
         pyg_mem, gi_mem = memory.get("pyg"), memory.get("graphinfo")
+        compiled_mem, compiled = memory.get("pyg-compiled"), timing.get("pyg-compiled", {})
+        compile_s = compiled.get("compile_and_warmup_s")
         bases = [m[base_key] for m in (pyg_mem, gi_mem)
                  if m and "error" not in m and m.get(base_key) is not None]
         base_text = "—" if not bases else _fmt_mem({"v": min(bases)}, "v", cuda)
@@ -551,14 +580,18 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {entry['density']:.3g} | {entry['hidden']} "
             f"| {_fmt_time(timing.get('pyg', {}).get('median_s'), cuda)} "
             f"| {_fmt_time(timing.get('graphinfo', {}).get('median_s'), cuda)} "
-            f"| {_fmt_ratio(timing.get('ratio'))} | {base_text} "
-            f"| {_fmt_mem(pyg_mem, peak_key, cuda)} | {_fmt_mem(gi_mem, peak_key, cuda)} "
+            f"| {_fmt_ratio(timing.get('ratio'))} "
+            f"| {_fmt_time(compiled.get('median_s'), cuda)} "
+            f"| {_fmt_ratio(timing.get('compiled_ratio'))} "
+            f"| {'—' if compile_s is None else f'{compile_s:.1f}'} | {base_text} "
+            f"| {_fmt_mem(pyg_mem, peak_key, cuda)} | {_fmt_mem(compiled_mem, peak_key, cuda)} "
+            f"| {_fmt_mem(gi_mem, peak_key, cuda)} "
             f"| {_fmt_ratio(memory.get('ratio'))} | {_fmt_ratio(memory.get('overhead_ratio'))} "
             f"| {_fmt_time(timing.get('pyg', {}).get('inference_median_s'), cuda)} "
             f"| {_fmt_time(timing.get('graphinfo', {}).get('inference_median_s'), cuda)} "
             f"| {_fmt_ratio(timing.get('inference_ratio'))} |")
         for impl in IMPLS:
-            if memory.get(impl, {}).get("error"):
+            if (memory.get(impl) or {}).get("error"):
                 notes.append(f"- {name}, {IMPL_LABEL[impl]} memory run failed: "
                              f"{memory[impl]['error']}")
         if entry.get("edges") != entry.get("edges_target"):
@@ -613,10 +646,12 @@ def run_shape(args: argparse.Namespace, shape_name: str, report: dict[str, Any],
     device = torch.device(args.device)
     if not args.skip_timing:
         entry["timing"] = time_shape(graph, shape, epochs=epochs, warmup=args.warmup,
-                                     device=device, seed=args.seed)
+                                     device=device, seed=args.seed, impls=args.impls)
         t = entry["timing"]
+        compiled = (f", PyG compiled {t['pyg-compiled']['median_s']:.4f} s/epoch (speed-up "
+                    f"{t['compiled_ratio']:.2f})") if "pyg-compiled" in t else ""
         print(f"[{shape_name}] PyG {t['pyg']['median_s']:.4f} s/epoch, graphinfo "
-              f"{t['graphinfo']['median_s']:.4f} s/epoch, speed-up {t['ratio']:.2f}",
+              f"{t['graphinfo']['median_s']:.4f} s/epoch, speed-up {t['ratio']:.2f}{compiled}",
               flush=True)
         save(report, out)
     del graph
@@ -654,6 +689,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="graph and model seed")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: nodes and edges / 50, 2 epochs")
+    parser.add_argument("--no-compiled-pyg", action="store_true",
+                        help="skip the torch.compile'd PyG reference")
     parser.add_argument("--skip-memory", action="store_true", help="timing only")
     parser.add_argument("--skip-timing", action="store_true", help="memory only")
     parser.add_argument("--out", default=None,
@@ -662,6 +699,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--_memory-child", nargs=2, metavar=("IMPL", "SHAPE"),
                         dest="memory_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.impls = tuple(impl for impl in IMPLS
+                       if not (impl == "pyg-compiled" and args.no_compiled_pyg))
     if args.out is None:
         args.out = str(default_out(args.quick))
     if args.memory_child and (args.memory_child[0] not in IMPLS
