@@ -53,16 +53,18 @@ def _gather_sum(crow: Tensor, col: Tensor, val: Tensor, dense: Tensor) -> Tensor
     On the CPU a weighted :func:`~torch.nn.functional.embedding_bag`; on CUDA cuSPARSE's
     product (:func:`torch.sparse.mm` of a CSR tensor over the same arrays, no copy), which
     measured 2.8-8.8x faster there (``benchmarks/results/gpu_spmm.md``: 0.65 against 5.7 ms on
-    the ogbn-arxiv shape at width 256, 36 against 104 ms on the ogbn-products shape). Values
-    that require a gradient keep the gather-sum: autograd through a CSR tensor's values is
-    wrong for duplicate or unsorted entries.
+    the ogbn-arxiv shape at width 256, 36 against 104 ms on the ogbn-products shape). Operands
+    that need a gradient here keep the gather-sum: autograd through a CSR tensor's values is
+    wrong for duplicate or unsorted entries, so no product taken under autograd relies on it
+    (the operators' own products run inside their autograd function, without it).
     """
     if dense.dim() != 2:
         raise ValueError(f"A sparse operator multiplies a 2-D dense matrix, got shape "
                          f"{tuple(dense.shape)}")
     if val.dtype != dense.dtype:
         val = val.to(dense.dtype)
-    if _vendor_product(dense) and not (val.requires_grad and torch.is_grad_enabled()):
+    if _vendor_product(dense) and not (torch.is_grad_enabled()
+                                       and (val.requires_grad or dense.requires_grad)):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             matrix = torch.sparse_csr_tensor(crow.long(), col.long(), val,

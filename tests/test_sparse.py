@@ -119,6 +119,14 @@ def test_values_that_need_a_gradient_keep_the_gather_sum(monkeypatch):
     matrix = torch.zeros(N, N).index_put((rows, op.col), matrix_val, accumulate=True)
     ((matrix @ dense) * upstream).sum().backward()
     assert torch.allclose(val.grad, matrix_val.grad, atol=1e-6)
+    # ... and so do dense operands that need one (a product outside the operators' function).
+    shuffled = op.permute_columns(torch.randperm(N, generator=torch.Generator().manual_seed(7)))
+    expected, expected_grad = _product_and_grad(shuffled.matmul, dense, upstream)
+    out, grad = _product_and_grad(
+        lambda d: sparse._gather_sum(shuffled.crow, shuffled.col, shuffled.val, d), dense,
+        upstream)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(grad, expected_grad, atol=1e-6)
 
 
 def test_operator_with_a_dense_transpose_has_the_same_gradient():
