@@ -170,24 +170,6 @@ def csr_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
 # One implementation on one graph
 # --------------------------------------------------------------------------------------------
 
-def _timed(step: Callable[[], Any], device: torch.device) -> float:
-    speed.synchronize(device)
-    start = time.perf_counter()
-    step()
-    speed.synchronize(device)
-    return time.perf_counter() - start
-
-
-def _export(model: torch.nn.Module, impl: str, x: torch.Tensor, adj: torch.Tensor) -> None:
-    model.eval()
-    with torch.no_grad():
-        if impl == "graphinfo":
-            model.embed(x, adj)
-        else:
-            model.encoder(x, adj)
-    model.train()
-
-
 def run_impl(impl: str, x: torch.Tensor, edge_index: torch.Tensor, shape: GpuShape,
              device: torch.device, seed: int) -> dict[str, Any]:
     """Builds one implementation's model on the graph, trains it and reads time and memory."""
@@ -205,11 +187,12 @@ def run_impl(impl: str, x: torch.Tensor, edge_index: torch.Tensor, shape: GpuSha
         def step() -> None:
             speed.train_epoch(model, opt, x, adj)
 
-        first = _timed(step, device)
+        first = speed.timed_epoch(step, device)
         for _ in range(shape.warmup - 1):
-            _timed(step, device)
-        times = [_timed(step, device) for _ in range(shape.epochs)]
-        inference = [_timed(lambda: _export(model, impl, x, adj), device) for _ in range(3)]
+            speed.timed_epoch(step, device)
+        times = [speed.timed_epoch(step, device) for _ in range(shape.epochs)]
+        inference = [speed.timed_epoch(lambda: speed.export_embeddings(model, x, adj), device)
+                     for _ in range(3)]
     except Exception as err:  # noqa: BLE001 - every failure is a result to report
         result = failure(err, device)
         result["baseline_bytes"] = baseline
@@ -236,8 +219,10 @@ def parity(x: torch.Tensor, edge_index: torch.Tensor, device: torch.device,
     fast = graphinfo.DGI(64, in_channels=x.size(1)).to(device)
     general = copy.deepcopy(fast)
     general.fast_path = False
-    if not fast.uses_fast_path(x, edge_index) or general.uses_fast_path(x, edge_index):
-        return {"error": "the fast-path switch did not take"}
+    uses = (fast.uses_fast_path(x, edge_index), general.uses_fast_path(x, edge_index))
+    if uses != (True, False):
+        return {"error": "fast-path switch", "detail": f"expected the fast model on the fast "
+                f"path and the general one off it, got {uses[0]} and {uses[1]}"}
     optimizers = [torch.optim.Adam(m.parameters(), lr=0.01) for m in (fast, general)]
     worst_loss, worst_grad = 0.0, 0.0
     for step in range(steps):

@@ -209,8 +209,6 @@ def ablation(name: str, args: argparse.Namespace, device: torch.device) -> dict[
     products by the gather-sum instead of cuSPARSE, and the node shuffle drawn on the host
     (``ShuffleNodes(generator=torch.Generator())``: drawn on the CPU, then copied) instead of
     on the device."""
-    import time
-
     import graphinfo
     from graphinfo import sparse
     from graphinfo.nn.corruptions import ShuffleNodes
@@ -231,14 +229,11 @@ def ablation(name: str, args: argparse.Namespace, device: torch.device) -> dict[
                 model = graphinfo.DGI(256, in_channels=features,
                                       corruption=corruption).to(device).train()
                 opt = make_optimizer(model, lr=1e-3)
-                times = []
-                for epoch in range(3 + args.ablation_epochs):
-                    speed.synchronize(device)
-                    began = time.perf_counter()
-                    speed.train_epoch(model, opt, graph.x, graph.edge_index)
-                    speed.synchronize(device)
-                    if epoch >= 3:
-                        times.append(time.perf_counter() - began)
+                def step(m=model, o=opt) -> None:
+                    speed.train_epoch(m, o, graph.x, graph.edge_index)
+
+                times = [speed.timed_epoch(step, device)
+                         for _ in range(3 + args.ablation_epochs)][3:]
                 result[f"{product}, shuffle drawn on the {draw}"] = statistics.median(times)
                 del model, opt
     finally:
